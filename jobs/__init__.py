@@ -1,0 +1,1 @@
+"""RQ entry points and the batch engine: what `rq worker sync` executes."""

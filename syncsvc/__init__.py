@@ -1,0 +1,1 @@
+"""syncsvc: the Katana MRP -> Luca Koza sync service."""
