@@ -1,0 +1,90 @@
+"""The exception tree. Retry and give-up decisions are derived from these classes only.
+
+::
+
+    SyncError
+    ├── ConfigError              bad or missing setting; stops start-up / the run (not retried)
+    ├── RunAborted               systemic: a Katana fetch failed, a cache warm-up was implausible,
+    │                            Luca refused our credentials; the whole run fails, nothing partial
+    ├── AlreadyRunning           a run of the same type holds the lock
+    ├── TransientError           worth retrying with backoff: timeouts, resets, 5xx, unparseable
+    │   │                        bodies. On a write the outcome is UNKNOWN (the record may have been
+    │   │                        committed), so the next attempt must look the record up first.
+    │   ├── RateLimited          429 with the server's Retry-After (never jittered below it)
+    │   └── SessionLost          HTML login page / Struts error instead of JSON: re-login, and
+    │                            treat a write as ambiguous (commit-then-fail looks exactly so)
+    ├── SessionExpired           JSON 1001/1002/1003: the request was NOT processed; the client
+    │                            re-logs in (single-flight) and resends by itself
+    ├── AlreadyExists            Luca "Kart kodu daha önce kullanılmış": adopt, don't fail
+    └── PermanentError           never retried; the item ends ``failed`` with this message
+        ├── BusinessError        Luca ``error:true`` with a message (validation, unknown ref)
+        ├── MappingError         Katana data can't be mapped, or a mapping table lacks an entry
+        └── ConflictError        two Katana keys canonicalise to the same Luca code
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class ConfigError(SyncError):
+    """A setting is missing or malformed; the message names it and what is expected."""
+
+
+class RunAborted(SyncError):
+    """The run cannot go on without risking duplicates or a silently partial result."""
+
+
+class AlreadyRunning(SyncError):
+    """Another run of the same sync type holds the run lock."""
+
+
+class TransientError(SyncError):
+    """A failure worth retrying. For writes the outcome is unknown until looked up."""
+
+
+class RateLimited(TransientError):
+    """HTTP 429; ``retry_after`` is the server's wait in seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SessionLost(TransientError):
+    """Luca answered HTML (login page or Struts error): the session is gone, a write is ambiguous."""
+
+
+class SessionExpired(SyncError):
+    """Luca answered code 1001/1002 (not logged in) or 1003 (no branch): request not processed."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AlreadyExists(SyncError):
+    """Luca refused a create because the code is taken: the record exists, adopt it."""
+
+
+class PermanentError(SyncError):
+    """Retrying cannot help; the item fails with this message."""
+
+
+class BusinessError(PermanentError):
+    """Luca rejected the record (``error:true`` with a message)."""
+
+
+class MappingError(PermanentError):
+    """The Katana record can't be turned into a Luca record; the message says what to fix."""
+
+
+class ConflictError(PermanentError):
+    """Two different Katana keys map to the same Luca code; never merged silently."""
+
+
+def error_class(exc: BaseException) -> str:
+    """The short class name stored with a failed item (``BusinessError``, ``TransientError``...)."""
+    return type(exc).__name__
