@@ -27,9 +27,7 @@ class Sandbox:
     def admin(self, which: str, method: str, path: str, body: Any = None, **params: Any) -> Any:
         """Call an admin endpoint (``which`` is "katana" or "luca") and return its JSON."""
         base = self.katana_url if which == "katana" else self.luca_url
-        resp = requests.request(
-            method, f"{base}/_admin/{path.lstrip('/')}", json=body, params=params, timeout=60
-        )
+        resp = requests.request(method, f"{base}/_admin/{path.lstrip('/')}", json=body, params=params, timeout=60)
         resp.raise_for_status()
         return resp.json() if resp.content else None
 

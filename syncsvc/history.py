@@ -150,9 +150,7 @@ class History:
         where, args = _where({"run_id": run_id, "outcome": outcome})
         total = self.db.execute(f"SELECT count(*) FROM run_items {where}", args).fetchone()[0]
         rows = list(
-            self.db.query(
-                f"SELECT * FROM run_items {where} ORDER BY item_key LIMIT ? OFFSET ?", [*args, limit, offset]
-            )
+            self.db.query(f"SELECT * FROM run_items {where} ORDER BY item_key LIMIT ? OFFSET ?", [*args, limit, offset])
         )
         return rows, int(total)
 

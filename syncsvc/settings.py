@@ -201,9 +201,7 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
         allowed = {"NOT_SHIPPED", "PARTIALLY_PACKED", "PARTIALLY_DELIVERED", "PACKED", "DELIVERED", "PENDING"}
         bad = [s for s in statuses if s not in allowed]
         if bad or not statuses:
-            raise ConfigError(
-                f"SYNC_INVOICE_STATUSES must list Katana statuses from {sorted(allowed)}, got {bad}"
-            )
+            raise ConfigError(f"SYNC_INVOICE_STATUSES must list Katana statuses from {sorted(allowed)}, got {bad}")
         kw["invoice_statuses"] = statuses
 
     settings = Settings(**kw)

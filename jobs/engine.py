@@ -1,0 +1,282 @@
+"""The batch engine: items -> a pool of threads -> one outcome per item.
+
+Items are cut into batches of ``batch_size`` (the unit of progress and of history writes) and
+fed to a pool of ``pool_size`` threads as a stream with bounded in-flight work rather than batch
+by batch: waiting for the slowest call of every batch costs 20-25 % wall time under realistic
+latency spread (see the reference notes), and the remote API is the bottleneck we pay for.
+
+Per item: transient errors are retried with exponential backoff (``max_attempts`` tries, via
+``backoff``); permanent errors are not. Items still failing transiently get up to
+``retry_rounds`` more passes (the "batch retry"), which re-run only items that have not
+succeeded. Every item ends with exactly one outcome; a systemic error (RunAborted, ConfigError)
+stops the run and the items it didn't reach are recorded as failed with that reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import backoff
+
+from syncsvc.errors import ConfigError, PermanentError, RunAborted, SyncError, TransientError, error_class
+from syncsvc.history import OUTCOMES, ItemRecord, utcnow
+from syncsvc.mapping import Plan
+from syncsvc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ItemState:
+    """What earlier attempts on an item did. ``create_sent`` means a create may have been
+    committed even though we saw an error: the next attempt must look the record up first."""
+
+    attempts: int = 0
+    create_sent: bool = False
+
+
+@dataclass
+class Item:
+    key: str
+    kind: str
+    plan: Plan | None = None
+    error: SyncError | None = None  # a mapping failure: recorded as failed, never attempted
+    state: ItemState = field(default_factory=ItemState)
+
+
+@dataclass(frozen=True)
+class Done:
+    """A handler's answer: the outcome, the Luca id, an optional note."""
+
+    outcome: str
+    luca_id: int | None = None
+    message: str | None = None
+
+
+Handler = Callable[[Plan, ItemState], Done]
+
+
+class Counters:
+    """Thread-safe outcome counts (pool threads report, the main thread reads)."""
+
+    def __init__(self, total: int) -> None:
+        self._lock = threading.Lock()
+        self.values: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        self.total = total
+        self.processed = 0
+
+    def add(self, outcome: str) -> None:
+        with self._lock:
+            self.values[outcome] += 1
+            self.processed += 1
+
+    def undo(self, outcome: str) -> None:
+        with self._lock:
+            self.values[outcome] -= 1
+            self.processed -= 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"total": self.total, "processed": self.processed, **self.values}
+
+
+class Reporter:
+    """Publishes progress from the coordinating thread only, at most every ``every_s`` seconds.
+
+    RQ's ``get_current_job()`` is None inside pool threads, and ``save_meta`` overwrites the whole
+    dict, so exactly one thread writes. ``tick`` also keeps the run lock alive.
+    """
+
+    def __init__(
+        self,
+        publish: Callable[[dict[str, Any]], None] | None,
+        heartbeat: Callable[[], None] | None,
+        every_s: float = 0.5,
+    ) -> None:
+        self.publish = publish
+        self.heartbeat = heartbeat
+        self.every_s = every_s
+        self.phase = "queued"
+        self.extra: dict[str, Any] = {}
+        self._last = 0.0
+        self.counters = Counters(0)
+
+    def set_phase(self, phase: str, **extra: Any) -> None:
+        self.phase = phase
+        self.extra.update(extra)
+        self.tick(force=True)
+
+    def tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        if self.heartbeat:
+            self.heartbeat()
+        if self.publish:
+            self.publish({"phase": self.phase, **self.counters.snapshot(), **self.extra, "updatedAt": utcnow()})
+
+
+@dataclass
+class Recorder:
+    """Buffers item outcomes and hands them to the history store one batch at a time."""
+
+    write: Callable[[list[ItemRecord]], None]
+    batch_size: int
+    buffer: list[ItemRecord] = field(default_factory=list)
+
+    def add(self, record: ItemRecord) -> None:
+        self.buffer.append(record)
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            rows, self.buffer = self.buffer, []
+            self.write(rows)
+
+
+def _record(item: Item, done: Done | None, exc: BaseException | None) -> ItemRecord:
+    if exc is not None:
+        return ItemRecord(
+            item.key,
+            "failed",
+            kind=item.kind,
+            attempts=item.state.attempts,
+            error_class=error_class(exc),
+            message=str(exc)[:1000],
+            finished_at=utcnow(),
+        )
+    assert done is not None
+    return ItemRecord(
+        item.key,
+        done.outcome,
+        kind=item.kind,
+        luca_id=done.luca_id,
+        attempts=item.state.attempts,
+        message=done.message,
+        finished_at=utcnow(),
+    )
+
+
+def _attempt_item(item: Item, handler: Handler, settings: Settings, stop: threading.Event) -> Done:
+    assert item.plan is not None
+    plan = item.plan
+
+    @backoff.on_exception(
+        backoff.expo, TransientError, max_tries=settings.max_attempts, factor=settings.retry_base_s,
+        max_value=settings.retry_max_s, giveup=lambda _e: stop.is_set(), logger=None,
+    )  # fmt: skip
+    def attempt() -> Done:
+        if stop.is_set():
+            raise RunAborted("run stopped before this item finished")
+        item.state.attempts += 1
+        return handler(plan, item.state)
+
+    return attempt()
+
+
+class Engine:
+    def __init__(self, settings: Settings, reporter: Reporter, recorder: Recorder) -> None:
+        self.settings = settings
+        self.reporter = reporter
+        self.recorder = recorder
+        self.stop = threading.Event()
+
+    def run(self, items: list[Item], handler: Handler) -> dict[str, ItemRecord]:
+        """Process every item; returns the final record per item key."""
+        counters = Counters(len(items))
+        self.reporter.counters = counters
+        final: dict[str, ItemRecord] = {}
+        for item in items:
+            if item.plan is None:
+                err = item.error or PermanentError("item could not be mapped")
+                final[item.key] = _record(item, None, err)
+                counters.add("failed")
+                self.recorder.add(final[item.key])
+        pending = [i for i in items if i.plan is not None]
+        batches = (len(pending) + self.settings.batch_size - 1) // self.settings.batch_size
+        self.reporter.set_phase(self.reporter.phase, batches=batches)
+        abort: BaseException | None = None
+        for round_no in range(self.settings.retry_rounds + 1):
+            if not pending or abort is not None:
+                break
+            if round_no:
+                pause = min(self.settings.retry_max_s, self.settings.retry_base_s * 2 ** (round_no + 1))
+                log.info("retry round %d for %d items after %.1f s", round_no, len(pending), pause)
+                self.reporter.set_phase(self.reporter.phase, retryRound=round_no)
+                time.sleep(pause)
+                for _item in pending:  # their failed outcome is replaced by this round's
+                    counters.undo("failed")
+            outcomes, abort = self._round(pending, handler, counters)
+            final.update(outcomes)
+            pending = [i for i in pending if i.key in outcomes and outcomes[i.key].error_class in _RETRYABLE]
+        if abort is not None:
+            for item in items:
+                if item.key not in final:
+                    final[item.key] = _record(item, None, RunAborted(f"not attempted: run aborted ({abort})"))
+                    counters.add("failed")
+                    self.recorder.add(final[item.key])
+        self.recorder.flush()
+        self.reporter.tick(force=True)
+        if abort is not None:
+            raise abort
+        return final
+
+    def _round(
+        self, items: list[Item], handler: Handler, counters: Counters
+    ) -> tuple[dict[str, ItemRecord], BaseException | None]:
+        outcomes: dict[str, ItemRecord] = {}
+        abort: BaseException | None = None
+        in_flight: dict[Future[Done], Item] = {}
+        queue = iter(items)
+        limit = self.settings.pool_size * 2  # enough to keep every thread busy, no more
+        pool = ThreadPoolExecutor(max_workers=self.settings.pool_size, thread_name_prefix="sync")
+        try:
+            while True:
+                while len(in_flight) < limit and abort is None and not self.stop.is_set():
+                    item = next(queue, None)
+                    if item is None:
+                        break
+                    in_flight[pool.submit(_attempt_item, item, handler, self.settings, self.stop)] = item
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, timeout=self.reporter.every_s, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = in_flight.pop(future)
+                    exc = future.exception()
+                    if isinstance(exc, RunAborted | ConfigError) and abort is None:
+                        abort = exc
+                        self.stop.set()  # other threads finish their current call and stop
+                    if isinstance(exc, RunAborted | ConfigError):
+                        continue  # recorded by run() as not attempted
+                    record = _record(item, None if exc else future.result(), exc)
+                    outcomes[item.key] = record
+                    counters.add(record.outcome)
+                    self.recorder.add(record)
+                self.reporter.tick()
+        except BaseException as exc:
+            # Job timeout (raised in this thread by RQ) or interrupt: don't wait for the queue.
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.recorder.flush()
+            raise exc
+        pool.shutdown(wait=True)
+        return outcomes, abort
+
+
+def _subclasses(cls: type) -> list[type]:
+    found: list[type] = [cls]
+    subs: list[type] = cls.__subclasses__()
+    for sub in subs:
+        found += _subclasses(sub)
+    return found
+
+
+_RETRYABLE = {c.__name__ for c in _subclasses(TransientError)}

@@ -1,0 +1,62 @@
+"""One run per sync type at a time: a Redis lock taken by the job itself.
+
+The lock is an efficiency and sanity guard (two runs would fight over the same records), not the
+correctness mechanism: idempotent upserts are. It lives 60 s unless the running job's heartbeat
+extends it, so a SIGKILLed worker releases it within a minute, before RQ retries the abandoned
+job. The lock value is the run id, so a retry of the same job may take over its own lock.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from syncsvc.cache import as_str
+from syncsvc.errors import AlreadyRunning
+
+LOCK_TTL_S = 60
+
+
+class RunLock:
+    def __init__(self, conn: redis.Redis, prefix: str, sync_type: str, run_id: str) -> None:
+        self.conn = conn
+        self.key = f"{prefix}:lock:run:{sync_type}"
+        self.run_id = run_id
+        self._last_extend = 0.0
+
+    def acquire(self, wait_s: float = 90.0) -> None:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if self.conn.set(self.key, self.run_id, nx=True, ex=LOCK_TTL_S):
+                return
+            holder = self.conn.get(self.key)
+            if holder is not None and as_str(holder) == self.run_id:
+                self.conn.expire(self.key, LOCK_TTL_S)  # our own lock, left by a killed attempt
+                return
+            if time.monotonic() >= deadline:
+                who = as_str(holder) if holder else "?"
+                raise AlreadyRunning(f"another run ({who}) holds {self.key}")
+            time.sleep(0.5)
+
+    def heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_extend >= 10:
+            self._last_extend = now
+            # Extend only while it is still ours (compare-and-expire).
+            self.conn.eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) "
+                "else return 0 end",
+                1,
+                self.key,
+                self.run_id,
+                LOCK_TTL_S,
+            )
+
+    def release(self) -> None:
+        self.conn.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+            1,
+            self.key,
+            self.run_id,
+        )

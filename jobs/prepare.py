@@ -1,0 +1,260 @@
+"""Per sync type: fetch from Katana, warm the caches from Luca, map to plans.
+
+Everything here happens before the first Luca write. Katana is read in bulk (pages of 250,
+``ids=`` look-ups), never one request per row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import redis
+
+from jobs.engine import Engine, Handler, Item, Recorder, Reporter
+from jobs.handlers import Upserts
+from syncsvc.cache import as_str
+from syncsvc.codes import canonical_code
+from syncsvc.errors import ConflictError, MappingError, PermanentError, SyncError
+from syncsvc.history import ItemRecord
+from syncsvc.katana import KatanaClient
+from syncsvc.luca import LucaClient
+from syncsvc.mapping import LucaTenant, Plan, customer_code, map_customer, map_invoice, map_stock_card
+from syncsvc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DependencyError(PermanentError):
+    """An invoice's cari or stock card could not be made to exist."""
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    conn: redis.Redis
+    katana: KatanaClient
+    luca: LucaClient
+    upserts: Upserts
+    reporter: Reporter
+    dry_run: bool
+
+
+@dataclass
+class Prepared:
+    items: list[Item]
+    handler: Handler
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _safe_map(key: str, kind: str, build: Callable[[], Plan]) -> Item:
+    """Hostile Katana data must fail its own item, never the batch."""
+    try:
+        plan = build()
+    except SyncError as exc:
+        return Item(key=key, kind=kind, error=exc)
+    except Exception as exc:  # noqa: BLE001 - anything unexpected in one record is that record's failure
+        return Item(key=key, kind=kind, error=MappingError(f"unexpected data ({type(exc).__name__}: {exc})"))
+    return Item(key=plan.key, kind=kind, plan=plan)
+
+
+def _conflicts_key(settings: Settings) -> str:
+    return settings.redis_key("luca", "stockcard", "conflicts")
+
+
+def card_items(
+    variants: Iterable[Mapping[str, Any]], settings: Settings, tenant: LucaTenant, conn: redis.Redis | None = None
+) -> list[Item]:
+    """Map variants to stock-card items; SKUs that canonicalise to one code all fail (no merge)."""
+    items = [
+        _safe_map(
+            f"variant:{v.get('id') if isinstance(v, Mapping) else '?'}",
+            "stock_card",
+            partial(map_stock_card, v, settings, tenant),
+        )
+        for v in variants
+    ]
+    by_code: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        if item.plan is not None:
+            by_code[item.key].append(item)
+    known_conflicts: set[str] = set()
+    if conn is not None:
+        known_conflicts = {as_str(c) for c in conn.smembers(_conflicts_key(settings))}
+    out: list[Item] = [i for i in items if i.plan is None]
+    new_conflicts: list[str] = []
+    for code, group in by_code.items():
+        if len(group) == 1 and code not in known_conflicts:
+            out.append(group[0])
+            continue
+        skus = sorted({str(g.plan.payload["kartAdi"]) + f" [variant {g.plan.source_id}]" for g in group if g.plan})
+        reason = (
+            f"several Katana SKUs become Luca code {code!r}: {'; '.join(skus)}; make the SKUs distinct"
+            if len(group) > 1
+            else f"Luca code {code!r} is shared by several Katana SKUs (see the PRODUCT run)"
+        )
+        new_conflicts.append(code)
+        for g in group:
+            out.append(
+                Item(
+                    key=f"variant:{g.plan.source_id if g.plan else '?'}", kind="stock_card", error=ConflictError(reason)
+                )
+            )
+    if conn is not None and new_conflicts:
+        conn.sadd(_conflicts_key(settings), *new_conflicts)
+    return out
+
+
+def _flatten_services(services: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for service in services:
+        for variant in service.get("variants") or []:
+            if isinstance(variant, Mapping) and not variant.get("deleted_at"):
+                out.append({**variant, "type": "service", "product_or_material": service})
+    return out
+
+
+def _prefix_range(prefix: str) -> tuple[str, str] | tuple[None, None]:
+    return (prefix, prefix + "\uffff") if prefix else (None, None)
+
+
+def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
+    ctx.reporter.set_phase("fetching")
+    variants = ctx.katana.list_all("variants", {"extend": "product_or_material"}, max_items=limit)
+    if limit is None or len(variants) < limit:
+        variants += _flatten_services(ctx.katana.list_all("services"))
+    variants = [v for v in variants if not v.get("deleted_at")][:limit]
+    ctx.reporter.set_phase("warming")
+    tenant = LucaTenant(units=ctx.luca.units())
+    warm = ctx.upserts.cards.warm(ctx.luca.stock_cards())
+    items = card_items(variants, ctx.settings, tenant, ctx.conn)
+    return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(variants), "cacheWarmUp": warm})
+
+
+def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
+    ctx.reporter.set_phase("fetching")
+    customers = ctx.katana.list_all("customers", max_items=limit)[:limit]
+    ctx.reporter.set_phase("warming")
+    low, high = _prefix_range(ctx.settings.customer_code_template.split("{id}")[0])
+    warm = ctx.upserts.customers.warm(ctx.luca.customers(low, high))
+    items = [
+        _safe_map(f"customer:{c.get('id')}", "customer", partial(map_customer, c, ctx.settings)) for c in customers
+    ]
+    return Prepared(items, ctx.upserts.customer, {"katanaCustomers": len(customers), "cacheWarmUp": warm})
+
+
+def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
+    s, katana = ctx.settings, ctx.katana
+    ctx.reporter.set_phase("fetching")
+    orders: list[dict[str, Any]] = []
+    for status in s.invoice_statuses:
+        orders += katana.list_all("sales_orders", {"status": status}, max_items=limit)
+    orders = [o for o in orders if not o.get("deleted_at")][:limit]
+    rows = [r for o in orders for r in o.get("sales_order_rows") or [] if isinstance(r, Mapping)]
+    variant_ids = {int(r["variant_id"]) for r in rows if str(r.get("variant_id", "")).isdigit()}
+    variants = {int(v["id"]): v for v in katana.get_by_ids("variants", variant_ids, {"extend": "product_or_material"})}
+    if variant_ids - variants.keys():  # service variants live under /services
+        for v in _flatten_services(katana.list_all("services")):
+            variants.setdefault(int(v["id"]), v)
+    customer_ids = {int(o["customer_id"]) for o in orders if str(o.get("customer_id", "")).isdigit()}
+    customers = {int(c["id"]): c for c in katana.get_by_ids("customers", customer_ids)}
+    tax_rates = {int(t["id"]): Decimal(str(t.get("rate", 0))) for t in katana.list_all("tax_rates")}
+
+    ctx.reporter.set_phase("warming")
+    tenant = LucaTenant(units=ctx.luca.units())
+    low, high = _prefix_range(s.invoice_tracking_prefix)
+    warm = {"invoices": ctx.upserts.invoices.warm(ctx.luca.invoices(low or "", high or "\uffff"))}
+    clow, chigh = _prefix_range(s.customer_code_template.split("{id}")[0])
+    warm["customers"] = ctx.upserts.customers.warm(ctx.luca.customers(clow, chigh))
+    warm["stockCards"] = ctx.upserts.cards.warm(ctx.luca.stock_cards())
+
+    items = [
+        _safe_map(f"order:{o.get('id')}", "invoice", partial(map_invoice, o, variants, tax_rates, s, tenant))
+        for o in orders
+    ]
+    ensured = _ensure_dependencies(ctx, items, customers, variants, tenant)
+    return Prepared(items, ctx.upserts.invoice, {"katanaOrders": len(orders), "cacheWarmUp": warm, "ensured": ensured})
+
+
+def _ensure_dependencies(
+    ctx: RunContext,
+    items: list[Item],
+    customers: Mapping[int, Mapping[str, Any]],
+    variants: Mapping[int, Mapping[str, Any]],
+    tenant: LucaTenant,
+) -> dict[str, Any]:
+    """Make each invoice's cari and stock cards exist (same code paths as their own syncs) or
+    fail that invoice with the reason."""
+    s = ctx.settings
+    plans = [i.plan for i in items if i.plan is not None]
+    need_customers = {p.needs_customer for p in plans if p.needs_customer}
+    need_cards = {c for p in plans for c in p.needs_cards}
+    missing_customers = need_customers - ctx.upserts.customers.ids(need_customers).keys()
+    missing_cards = need_cards - ctx.upserts.cards.ids(need_cards).keys()
+
+    by_code = {customer_code(cid, s): c for cid, c in customers.items()}
+    customer_items = [
+        _safe_map(code, "customer", partial(map_customer, by_code[code], s))
+        if code in by_code
+        else Item(key=code, kind="customer", error=MappingError(f"customer {code} not in Katana"))
+        for code in sorted(missing_customers)
+    ]
+    variants_by_code: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for v in variants.values():
+        try:
+            code = canonical_code(v.get("sku"))
+        except SyncError:
+            continue
+        if code in missing_cards:
+            variants_by_code[code].append(v)
+    card_list = card_items(
+        [v for code in sorted(variants_by_code) for v in variants_by_code[code]], s, tenant, ctx.conn
+    )
+    code_of = {f"variant:{v.get('id')}": code for code, vs in variants_by_code.items() for v in vs}
+    card_by_code: dict[str, Item] = {}
+    for item in card_list:
+        card_by_code.setdefault(item.plan.key if item.plan else code_of.get(item.key, item.key), item)
+
+    failures: dict[str, str] = {}
+    summary: dict[str, Any] = {}
+    for kind, dep_items, handler in (
+        ("customers", customer_items, ctx.upserts.customer),
+        ("stockCards", list(card_by_code.values()), ctx.upserts.stock_card),
+    ):
+        if not dep_items:
+            summary[kind] = {}
+            continue
+        ctx.reporter.set_phase(f"ensuring {kind}")
+        collected: list[ItemRecord] = []
+        engine = Engine(s, ctx.reporter, Recorder(collected.extend, s.batch_size))
+        results = engine.run(dep_items, handler)
+        counts: dict[str, int] = defaultdict(int)
+        for record in results.values():
+            counts[record.outcome] += 1
+        summary[kind] = dict(counts)
+        for code, item in [(i.key, i) for i in dep_items] if kind == "customers" else card_by_code.items():
+            found = results.get(item.key)
+            if found is not None and found.outcome == "failed":
+                failures[code] = f"{found.error_class}: {found.message}"
+
+    for item in items:
+        plan = item.plan
+        if plan is None:
+            continue
+        reasons = []
+        if plan.needs_customer in failures:
+            reasons.append(f"cari {plan.needs_customer} could not be created ({failures[plan.needs_customer]})")
+        reasons += [f"stock card {c} could not be created ({failures[c]})" for c in plan.needs_cards if c in failures]
+        reasons += [
+            f"stock card {c}: no Katana variant with this code"
+            for c in plan.needs_cards
+            if c in missing_cards and c not in card_by_code and c not in failures
+        ]
+        if reasons:
+            item.plan, item.error = None, DependencyError("; ".join(reasons))
+    return summary
