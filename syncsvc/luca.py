@@ -17,7 +17,7 @@ import redis
 import requests
 from requests.adapters import HTTPAdapter
 
-from syncsvc.errors import ConfigError, RunAborted, SessionExpired, SessionLost, TransientError
+from syncsvc.errors import BusinessError, ConfigError, RunAborted, SessionExpired, SessionLost, TransientError
 from syncsvc.luca_protocol import classify
 from syncsvc.luca_session import LucaSession, SessionStore
 from syncsvc.settings import Settings
@@ -234,9 +234,10 @@ def classify_login(resp: requests.Response) -> dict[str, Any]:
         data = classify(resp, "login")
     except SessionExpired as exc:
         raise TransientError(f"Luca login answered code {exc.code}") from exc
+    except BusinessError as exc:
+        # code 99 "Kullanıcı-Parola Bilgisi Yanlış!": retrying would only lock the account.
+        raise RunAborted(f"Luca refused the login ({exc}); check LUCA_ORG_CODE, LUCA_USERNAME, LUCA_PASSWORD") from exc
     code = data.get("code")
-    if code == 99:
-        raise RunAborted(f"Luca refused the credentials (code 99: {data.get('message', '')}); check LUCA_* settings")
     if code != 0:
         raise TransientError(f"Luca login: unexpected reply code {code!r}")
     return data
