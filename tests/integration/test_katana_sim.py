@@ -511,3 +511,51 @@ def test_rate_limit_window_429_and_per_key_isolation() -> None:
         finally:
             a.close()
             b.close()
+
+
+def test_rate_limit_is_exact_under_concurrency(katana: Katana) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    katana.admin("POST", "faults", {"rate_limit": "40/60"})
+    sessions = [Katana(katana.sb) for _ in range(8)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda i: sessions[i % 8].get("tax_rates").status_code, range(64)))
+    finally:
+        for s in sessions:
+            s.close()
+    assert (codes.count(200), codes.count(429)) == (40, 24)
+
+
+def test_latency_and_slow_pages_are_injected(katana: Katana) -> None:
+    katana.admin("POST", "faults", {"latency_ms": 150, "slow_page_probability": 1.0, "slow_page_ms": 250})
+    started = time.perf_counter()
+    assert katana.get("tax_rates").status_code == 200
+    assert time.perf_counter() - started >= 0.4
+    started = time.perf_counter()
+    katana.admin("GET", "stats")
+    assert time.perf_counter() - started < 0.15  # admin is exempt
+
+
+def test_help_explains_the_katana_options() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--help"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    for flag in (
+        "--katana-api-keys",
+        "--katana-rate",
+        "--katana-reset-seconds",
+        "--katana-numbers-as-strings",
+        "--katana-random-429",
+        "--katana-random-500",
+        "--katana-latency-ms",
+        "--katana-clock",
+        "--products",
+        "--customers",
+        "--orders",
+        "--variants-per-product",
+    ):
+        assert flag in out, flag
