@@ -1,0 +1,146 @@
+"""The Katana simulator's Flask app: shared objects, the request pipeline, error handlers.
+
+Pipeline for every non-admin request (``before_request``/``after_request``):
+auth (401) -> rate limit per key (429) -> injected latency / random 429 / random 500 -> route.
+Every such response, errors included, carries the ``X-Ratelimit-*`` headers and is logged.
+Admin routes (``/_admin/...``) skip all of it but must come from loopback.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from sandbox.katana import admin, api
+from sandbox.katana.clock import SimClock
+from sandbox.katana.data import GenOptions
+from sandbox.katana.encode import iso
+from sandbox.katana.faults import FaultBox, Faults
+from sandbox.katana.ratelimit import RateLimiter, parse_rate
+from sandbox.katana.requestlog import RequestLog
+from sandbox.katana.state import Store
+from sandbox.katana.web import error_response
+
+
+@dataclass(frozen=True)
+class Config:
+    api_keys: frozenset[str]
+    gen: GenOptions
+    faults: Faults
+    reset_in_seconds: bool = False
+    clock_start: datetime | None = None
+
+
+class Simulator:
+    """Everything one simulator instance owns; handlers reach it through closures."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.clock = SimClock(cfg.clock_start)
+        self.store = Store(cfg.gen, self.clock)
+        self.limiter = RateLimiter(*parse_rate(cfg.faults.rate_limit))
+        self.faults = FaultBox(cfg.faults)
+        self.log = RequestLog()
+        # Fault dice; seeded so a single-threaded client sees a repeatable fault sequence.
+        self.rng = random.Random(cfg.gen.seed)
+
+    def reset(self, gen: GenOptions) -> None:
+        self.clock.restart(self.cfg.clock_start)
+        self.store.reset(gen)
+        self.faults.reset()
+        self.limiter.configure(*parse_rate(self.cfg.faults.rate_limit))
+        self.limiter.clear()
+        self.log.reset()
+        self.rng.seed(gen.seed)
+
+    def set_faults(self, changes: dict[str, Any]) -> Faults:
+        faults = self.faults.update(changes)
+        self.limiter.configure(*parse_rate(faults.rate_limit))
+        return faults
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _is_loopback(addr: str | None) -> bool:
+    return bool(addr) and (addr.startswith("127.") or addr in ("::1", "::ffff:127.0.0.1"))  # type: ignore[union-attr]
+
+
+def create_app(sim: Simulator) -> Flask:
+    app = Flask("katana-sim")
+
+    @app.before_request
+    def gate() -> Response | None:
+        if request.path.startswith("/_admin"):
+            g.admin = True
+            if not _is_loopback(request.remote_addr):
+                return Response("admin is loopback-only\n", status=403)
+            return None
+        g.admin = False
+        key = _bearer()
+        g.key = key
+        valid = key is not None and key in sim.cfg.api_keys
+        # Invalid keys get buckets of their own, so a bad client cannot drain a good key.
+        g.decision = sim.limiter.hit(key if key is not None and valid else f"invalid:{key or ''}")
+        if not valid:
+            return error_response(401)
+        if not g.decision.allowed:
+            g.retry_after = g.decision.retry_after
+            return error_response(429)
+        faults = sim.faults.current
+        if faults.latency_ms or faults.jitter_ms:
+            delay = faults.latency_ms + sim.rng.uniform(-faults.jitter_ms, faults.jitter_ms)
+            time.sleep(max(0.0, delay) / 1000)
+        if faults.random_429 and sim.rng.random() < faults.random_429:
+            g.retry_after = sim.rng.randint(1, 2)
+            return error_response(429)
+        if faults.random_500 and sim.rng.random() < faults.random_500:
+            return error_response(500)
+        return None
+
+    @app.after_request
+    def stamp(response: Response) -> Response:
+        if g.get("admin", True):
+            return response
+        decision = g.get("decision")
+        if decision is not None:
+            reset = decision.reset_at if sim.cfg.reset_in_seconds else decision.reset_at * 1000
+            response.headers["X-Ratelimit-Limit"] = str(decision.limit)
+            response.headers["X-Ratelimit-Remaining"] = str(decision.remaining)
+            response.headers["X-Ratelimit-Reset"] = str(int(reset + 0.999))
+        if g.get("retry_after") is not None:
+            response.headers["Retry-After"] = str(g.retry_after)
+        sim.log.add(
+            request.method,
+            request.path,
+            request.query_string.decode("latin-1"),
+            g.get("key"),
+            response.status_code,
+            iso(datetime.now(UTC)),
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if g.get("admin"):
+            return Response(f"{exc.code} {exc.name}\n", status=exc.code or 500)
+        # A method the path lacks (PUT anywhere, POST /locations, ...) is a missing path to Katana.
+        return error_response(500 if (exc.code or 500) >= 500 else 404)
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Response:
+        app.logger.exception("katana simulator crashed")
+        return error_response(500)
+
+    api.register(app, sim)
+    admin.register(app, sim)
+    return app
