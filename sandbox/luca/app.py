@@ -79,7 +79,12 @@ class Pipeline:
             "outcome": None,
             "status": 200,
             "body_size": len(self.raw),
+            "ms": None,
         }
+        # Logged on arrival (and completed in place) so calls still in flight are visible;
+        # every key exists from the start, so readers never see the dict change size.
+        if sim.generation == self.generation:
+            sim.log.add(self.entry)
 
     def run(self) -> Response:
         started = time.monotonic()
@@ -89,8 +94,6 @@ class Pipeline:
             return resp
         finally:
             self.entry["ms"] = round((time.monotonic() - started) * 1000, 1)
-            if self.sim.generation == self.generation:
-                self.sim.log.add(self.entry)
 
     def _stale(self) -> bool:
         return self.sim.generation != self.generation
@@ -197,11 +200,12 @@ class Pipeline:
         if fault and kind == "commit_then_fail" and outcome.committed:
             # The write is in; only the reply is lost.
             self._inject(fault)
+            self.entry["outcome"] = f"committed_reply_lost:{fault.mode}"
             if fault.mode == "html":
-                self.entry["outcome"] = "committed_reply_lost:html"
                 return html_response(pages.LOGIN_PAGE)
             if fault.mode == "reset":
-                return self._reset()
+                reset_connection(request.environ)
+                return Response("")
             time.sleep(sim.faults.config.slow_seconds)
         return json_response(outcome.payload)
 

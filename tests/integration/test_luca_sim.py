@@ -356,7 +356,11 @@ def test_invoice_create_list_delete(luca: Sandbox, billing: LucaClient) -> None:
     )
     assert listed["size"] == 2 and "detayList" not in listed["list"][0]
     item = listed["list"][0]
-    assert (item["belgeSeri"], item["cariKodu"], item["tutar"]) == ("EFA2025", "CK-1", 22.68)  # 2*10.5*0.9*1.2
+    assert (item["belgeSeri"], item["cariKodu"], item["tutar"]) == (
+        "EFA2025",
+        "CK-1",
+        22.68,
+    )  # 2*10.5*0.9*1.2
     detailed = billing.call(
         "ListeleFtrSsFaturaBaslik", params={"detayliListe": "true"}, headers={"No-Paging": "true"}
     )
