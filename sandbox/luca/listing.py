@@ -91,10 +91,10 @@ def page_request(headers: Mapping[str, str], args: Mapping[str, str]) -> tuple[i
     Client-chosen page sizes (``pageSize``, ``displayTagSize``) are ignored on purpose: whether
     Koza honours them is unknown, and ignoring them is the harder case for a client.
     """
-    raw = headers.get("pageno") or args.get("pageNo") or "1"
-    try:
-        page_no = max(1, int(raw))
-    except ValueError:
-        page_no = 1
+    page_no = 1
+    for raw in (headers.get("pageno"), args.get("pageNo")):
+        if raw and raw.strip().isdigit():
+            page_no = max(1, int(raw))
+            break
     no_paging = headers.get("no-paging", "").strip().lower() == "true"
     return page_no, no_paging
