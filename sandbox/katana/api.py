@@ -197,9 +197,7 @@ def register(app: Flask, sim: Simulator) -> None:
         with store.lock:
             matched = select(spec.records(), q, spec.filters, spec.deleted, spec.archived)
             page, meta = paginate(matched, q)
-            return out(
-                {"data": [spec.view(r, q) for r in page]}, headers={"X-Pagination": pagination_header(meta)}
-            )
+            return out({"data": [spec.view(r, q) for r in page]}, headers={"X-Pagination": pagination_header(meta)})
 
     def lookup(collection: str, object_id: int) -> Record | None:
         """The live record behind ``/v1/<collection>/<id>``, or None (404)."""
@@ -277,9 +275,7 @@ def register(app: Flask, sim: Simulator) -> None:
                 return problem or error_response(404)
             try:
                 if collection in ITEM_COLLECTIONS:
-                    return out(
-                        store.item_view(store.patch_item(ITEM_COLLECTIONS[collection], object_id, body))
-                    )
+                    return out(store.item_view(store.patch_item(ITEM_COLLECTIONS[collection], object_id, body)))
                 if collection == "variants":
                     return out(store.patch_variant(object_id, body))
                 if collection == "customers":
@@ -288,9 +284,7 @@ def register(app: Flask, sim: Simulator) -> None:
             except NotFound:
                 return error_response(404)
             except Invalid as exc:
-                return out(
-                    unprocessable([{"path": "", "code": "invalid", "message": str(exc), "info": {}}]), 422
-                )
+                return out(unprocessable([{"path": "", "code": "invalid", "message": str(exc), "info": {}}]), 422)
 
     deleters: dict[str, Callable[[int], Record]] = {
         "products": lambda i: store.delete_item("product", i),
@@ -308,9 +302,7 @@ def register(app: Flask, sim: Simulator) -> None:
             return error_response(404)
         with store.lock:
             try:
-                rec = (
-                    lookup(collection, object_id) if collection != "customers" else store.customer(object_id)
-                )
+                rec = lookup(collection, object_id) if collection != "customers" else store.customer(object_id)
             except NotFound:
                 rec = None
             if rec is None or _deleted(rec):

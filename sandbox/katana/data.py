@@ -271,9 +271,7 @@ class Generator:
                 "deleted_at": None,
             }
             prefix = _abbr(category) if not is_material else _abbr(noun)
-            base_price = Decimal(rng.randint(25, 5000)) + rng.choice(
-                [Decimal("0"), Decimal("0.90"), Decimal("0.50")]
-            )
+            base_price = Decimal(rng.randint(25, 5000)) + rng.choice([Decimal("0"), Decimal("0.90"), Decimal("0.50")])
             for combo in combos:
                 vid = variant_ids.next()
                 sku = f"{prefix}-{seq + 1:04d}" + "".join(f"-{_abbr(v)}" for v in combo)
@@ -383,9 +381,7 @@ class Generator:
             cid = cust_ids.next()
             is_company = rng.random() < 0.6
             first, last = rng.choice(words.FIRST_NAMES), rng.choice(words.LAST_NAMES)
-            company = (
-                f"{rng.choice(words.COMPANY_WORDS)} {rng.choice(words.COMPANY_KINDS)}" if is_company else None
-            )
+            company = f"{rng.choice(words.COMPANY_WORDS)} {rng.choice(words.COMPANY_KINDS)}" if is_company else None
             if is_company:
                 name = company
                 roll = rng.random()
@@ -468,9 +464,7 @@ class Generator:
             and v["sku"] is not None
         ]
         null_sku = [
-            v
-            for v in ds.variants.values()
-            if v["type"] == "product" and v["sku"] is None and v["deleted_at"] is None
+            v for v in ds.variants.values() if v["type"] == "product" and v["sku"] is None and v["deleted_at"] is None
         ]
         null_sku = [v for v in null_sku if v["product_id"] not in hidden_items]
         services = [v for v in ds.variants.values() if v["type"] == "service"]

@@ -70,9 +70,7 @@ def price_order(order: dict[str, Any], rates_by_id: dict[int, dict[str, Any]]) -
         disc = Decimal(0) if row.get("total_discount") is None else to_decimal(row["total_discount"])
         total = money(qty * ppu - disc)
         row["total"] = num(total)
-        row["price_per_unit_in_base_currency"] = num(
-            ppu if conv is None else (ppu * conv).quantize(Decimal("0.0001"))
-        )
+        row["price_per_unit_in_base_currency"] = num(ppu if conv is None else (ppu * conv).quantize(Decimal("0.0001")))
         row["total_in_base_currency"] = num(total if conv is None else money(total * conv))
         rate = rates_by_id.get(row["tax_rate_id"]) if row.get("tax_rate_id") is not None else None
         if rate is not None:

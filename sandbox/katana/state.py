@@ -327,10 +327,7 @@ class Store:
             customer: Record = {
                 "id": cid,
                 "name": body["name"],
-                **{
-                    k: body.get(k)
-                    for k in ("first_name", "last_name", "company", "email", "phone", "comment")
-                },
+                **{k: body.get(k) for k in ("first_name", "last_name", "company", "email", "phone", "comment")},
                 "currency": body.get("currency", BASE_CURRENCY),
                 "discount_rate": body.get("discount_rate"),
                 "reference_id": body.get("reference_id"),
@@ -505,9 +502,7 @@ class Store:
                 "deleted": sum(1 for so in d.sales_orders.values() if so["deleted_at"]),
                 "by_status": by_status,
                 "rows": len(self._rows),
-                "foreign_currency": sum(
-                    1 for so in d.sales_orders.values() if so["currency"] != BASE_CURRENCY
-                ),
+                "foreign_currency": sum(1 for so in d.sales_orders.values() if so["currency"] != BASE_CURRENCY),
             }
             out["tax_rates"] = len(d.tax_rates)
             out["locations"] = len(d.locations)

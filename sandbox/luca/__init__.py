@@ -56,9 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BRANCHES,
         help="branches as ID[:NAME],... (default 11746:Merkez)",
     )
-    group.add_argument(
-        "--luca-page-size", type=int, default=10, help="list page size without No-Paging (default 10)"
-    )
+    group.add_argument("--luca-page-size", type=int, default=10, help="list page size without No-Paging (default 10)")
     group.add_argument(
         "--luca-session-ttl", type=float, default=1200.0, help="idle session TTL in seconds (default 1200)"
     )
@@ -84,9 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let a user hold several sessions (default: a new login evicts the user's older ones)",
     )
-    group.add_argument(
-        "--luca-latency-ms", type=float, default=0.0, help="latency added to every /Yetki call"
-    )
+    group.add_argument("--luca-latency-ms", type=float, default=0.0, help="latency added to every /Yetki call")
     group.add_argument("--luca-jitter-ms", type=float, default=0.0, help="uniform +/- jitter on that latency")
     group.add_argument(
         "--luca-slow-seconds", type=float, default=35.0, help="delay of the slow/timeout faults (default 35)"

@@ -94,11 +94,7 @@ def list_units(call: Call) -> Outcome:
 def list_categories(call: Call) -> Outcome:
     kind = call.body.get("kartTuru")
     wanted = None if kind in (None, "") else as_int(kind, "kartTuru")
-    items = [
-        {"kod": c["kod"], "tanim": c["tanim"]}
-        for c in CATEGORIES
-        if wanted is None or c["kartTuru"] == wanted
-    ]
+    items = [{"kod": c["kod"], "tanim": c["tanim"]} for c in CATEGORIES if wanted is None or c["kartTuru"] == wanted]
     return _list(call, items)
 
 

@@ -145,11 +145,7 @@ def _seed(sim: Simulator, kind: str) -> Any:
                     if "kartKod" not in record:
                         raise Invalid("[kartKod] alanı zorunludur.")
                     record["kartKod"] = str(record["kartKod"])
-                    if (
-                        validate
-                        and sim.switches.customer_code_unique
-                        and store.customer_code_taken(record["kartKod"])
-                    ):
+                    if validate and sim.switches.customer_code_unique and store.customer_code_taken(record["kartKod"]):
                         raise Invalid("Cari kodu daha önce kullanılmış")
                     inserted.append(store.add_customer(record)["finansalNesneId"])
             except (Invalid, MalformedBody) as exc:

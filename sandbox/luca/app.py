@@ -109,9 +109,7 @@ class Pipeline:
 
     def _login_required(self, reason: str) -> Response:
         self.entry["outcome"] = f"login_required:{reason}"
-        return json_response(
-            {"code": self.sim.session_error_code(self.action, reason), "message": LOGIN_REQUIRED}
-        )
+        return json_response({"code": self.sim.session_error_code(self.action, reason), "message": LOGIN_REQUIRED})
 
     def _run(self) -> Response:
         sim = self.sim
@@ -177,9 +175,7 @@ class Pipeline:
             self.entry["outcome"] = "empty_error"
             return json_response({"error": True})
 
-        page_no, no_paging = page_request(
-            {k.lower(): v for k, v in request.headers.items()}, request.args.to_dict()
-        )
+        page_no, no_paging = page_request({k.lower(): v for k, v in request.headers.items()}, request.args.to_dict())
         call = actions.Call(
             store=sim.store,
             sessions=sim.sessions,

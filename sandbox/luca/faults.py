@@ -31,9 +31,7 @@ COMMIT_MODES = ("html", "reset", "timeout", "random")
 EXEMPT_ACTIONS = frozenset({"Giris", "YdlUserResponsibilityOrgSs", "GuncelleYtkSirketSubeDegistir"})
 
 
-CONFIG_KEYS = frozenset(
-    {"latency_ms", "jitter_ms", "slow_seconds", "single_session_per_user", "seed", "faults"}
-)
+CONFIG_KEYS = frozenset({"latency_ms", "jitter_ms", "slow_seconds", "single_session_per_user", "seed", "faults"})
 
 
 class FaultConfigError(ValueError):

@@ -55,9 +55,7 @@ class Simulator:
         if isinstance(nested, dict) and set(nested) & _FAULT_KEYS:
             # A whole fault-config body nested under "faults".
             fault_part = {k: v for k, v in fault_part.items() if k != "faults"} | nested
-        switches = update_switches(
-            self.settings.switches, {k: v for k, v in body.items() if k not in _FAULT_KEYS}
-        )
+        switches = update_switches(self.settings.switches, {k: v for k, v in body.items() if k not in _FAULT_KEYS})
         faults = parse_config(fault_part, self.settings.faults)
         with self._lock:
             self.generation += 1

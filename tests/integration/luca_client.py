@@ -60,8 +60,6 @@ def invoice(customer: str, *codes: str, **extra: Any) -> dict[str, Any]:
         "belgeTurDetayId": "76",
         "cariKodu": customer,
         "paraBirimKod": "TRY",
-        "detayList": [
-            {"kartTuru": 1, "kartKodu": c, "miktar": 2, "birimFiyat": 10.5, "kdvOran": 0.2} for c in codes
-        ],
+        "detayList": [{"kartTuru": 1, "kartKodu": c, "miktar": 2, "birimFiyat": 10.5, "kdvOran": 0.2} for c in codes],
         **extra,
     }

@@ -215,9 +215,7 @@ def test_created_and_updated_at_windows_are_inclusive_and_accept_loose_iso(katan
     day = orders[-1]["created_at"][:10]  # a date-only bound is midnight UTC
     assert katana.every("sales_orders", created_at_min=day) == [o for o in orders if o["created_at"] >= day]
     no_millis = pivot[:19] + "+00:00"
-    assert {o["id"] for o in katana.every("sales_orders", updated_at_min=no_millis)} >= {
-        o["id"] for o in newer
-    }
+    assert {o["id"] for o in katana.every("sales_orders", updated_at_min=no_millis)} >= {o["id"] for o in newer}
 
 
 def test_extend_product_or_material_embeds_the_parent(katana: Katana) -> None:
@@ -231,8 +229,7 @@ def test_extend_product_or_material_embeds_the_parent(katana: Katana) -> None:
     assert "product_or_material" not in katana.data("variants", limit=1)[0]
     multi = [v for v in variants if len(v["config_attributes"]) > 0]
     assert multi and all(
-        {a["config_name"] for a in v["config_attributes"]}
-        <= {c["name"] for c in v["product_or_material"]["configs"]}
+        {a["config_name"] for a in v["config_attributes"]} <= {c["name"] for c in v["product_or_material"]["configs"]}
         for v in multi
     )
 
@@ -263,9 +260,7 @@ def test_sales_order_rows_endpoint_and_extend_variant(katana: Katana) -> None:
 def test_numbers_come_in_the_mixed_real_style(katana: Katana) -> None:
     rows = [r for o in katana.every("sales_orders") for r in o["sales_order_rows"]]
     assert all(isinstance(r["quantity"], str) and len(r["quantity"].split(".")[1]) == 5 for r in rows)
-    assert all(
-        isinstance(r["price_per_unit"], str) and len(r["price_per_unit"].split(".")[1]) == 10 for r in rows
-    )
+    assert all(isinstance(r["price_per_unit"], str) and len(r["price_per_unit"].split(".")[1]) == 10 for r in rows)
     assert any(isinstance(r["total_discount"], str) for r in rows)
     prices = [v["sales_price"] for v in katana.every("variants") if v["sales_price"] is not None]
     assert any(isinstance(p, str) for p in prices) and any(isinstance(p, int | float) for p in prices)

@@ -116,10 +116,7 @@ def test_commit_then_fail_really_saves(luca: Sandbox, client: LucaClient, mode: 
     assert card_count(luca) == 1
     arm(luca, {})
     assert client.call("EkleStkWsSkart", card("C-1"))["message"] == "Kart kodu daha önce kullanılmış"
-    assert (
-        luca.admin("luca", "GET", "requests", action="EkleStkWsSkart")[0]["fault"]
-        == f"commit_then_fail:{mode}"
-    )
+    assert luca.admin("luca", "GET", "requests", action="EkleStkWsSkart")[0]["fault"] == f"commit_then_fail:{mode}"
 
 
 def test_commit_then_fail_only_when_the_write_succeeds(luca: Sandbox, client: LucaClient) -> None:
@@ -226,16 +223,14 @@ def test_cli_options() -> None:
         c = LucaClient(sb.luca_url)
         try:
             assert (
-                c.call("Giris", {"orgCode": "1234567", "userName": "ops", "userPassword": "demo-luca-pass"})[
-                    "code"
-                ]
+                c.call("Giris", {"orgCode": "1234567", "userName": "ops", "userPassword": "demo-luca-pass"})["code"]
                 == 0
             )
             branches = c.call("YdlUserResponsibilityOrgSs", headers={"No-Paging": "true"})
             assert [b["id"] for b in branches["list"]] == ["11746", "22001"]
-            assert c.call("GuncelleYtkSirketSubeDegistir", {"orgSirketSubeId": 22001})[
-                "@sirketSubeAdi"
-            ].endswith("İzmir")
+            assert c.call("GuncelleYtkSirketSubeDegistir", {"orgSirketSubeId": 22001})["@sirketSubeAdi"].endswith(
+                "İzmir"
+            )
             replies = [c.call("ListeleGnlOlcumBirimi") for _ in range(4)]
             assert [r.get("error") for r in replies] == [None, True, None, True]
             assert len(replies[0]["list"]) == 2

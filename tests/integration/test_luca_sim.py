@@ -127,9 +127,7 @@ def test_stock_card_create_duplicate_update(client: LucaClient) -> None:
         "error": True,
         "message": "Stok kartı bulunamadı.",
     }
-    listed = client.call(
-        "ListeleStkSkart", {"stkSkart": {"kodBas": "HM-001", "kodBit": "HM-001", "kodOp": "between"}}
-    )
+    listed = client.call("ListeleStkSkart", {"stkSkart": {"kodBas": "HM-001", "kodBit": "HM-001", "kodOp": "between"}})
     assert [(i["kod"], i["adi"]) for i in listed["list"]] == [("HM-001", "Sac 2mm")]
 
 
@@ -158,10 +156,7 @@ def test_stock_card_validation(client: LucaClient, body: dict[str, Any], message
 def test_stock_card_lenient_numbers_and_lookups(client: LucaClient) -> None:
     body = card("L-1", kartTuru="2", olcumBirimiId="13424", kategoriAgacKod="001.01", kartSatisKdvOran=0.2)
     assert client.call("EkleStkWsSkart", body)["error"] is False
-    assert (
-        client.call("EkleStkWsSkart", card("L-2", kategoriAgacKod=None, kartAlisKdvOran=0.1))["error"]
-        is False
-    )
+    assert client.call("EkleStkWsSkart", card("L-2", kategoriAgacKod=None, kartAlisKdvOran=0.1))["error"] is False
     items = {i["kod"]: i for i in client.call("ListeleStkSkart", headers={"No-Paging": "true"})["list"]}
     assert items["L-1"]["kartTuru"] == 2 and items["L-1"]["olcumBirimiId"] == 13424
     assert items["L-1"]["satisKdvOran"] == "%20" and items["L-2"]["alisKdvOran"] == "%10"
@@ -235,18 +230,11 @@ def test_delete_card_refused_when_used(client: LucaClient) -> None:
 def test_tenant_lookups(client: LucaClient) -> None:
     units = client.call("ListeleGnlOlcumBirimi", headers={"No-Paging": "true"})
     by_name = {u["tanim"]: u["id"] for u in units["list"]}
-    assert (
-        by_name["Adet"] == 945
-        and by_name["Kg"] == 2
-        and by_name["Litre"] == 13424
-        and by_name["Koli"] == 12790
-    )
+    assert by_name["Adet"] == 945 and by_name["Kg"] == 2 and by_name["Litre"] == 13424 and by_name["Koli"] == 12790
     assert units["size"] > 10 and len(client.call("ListeleGnlOlcumBirimi")["list"]) == 10  # paged
     cats = [
         c["kod"]
-        for c in client.call("ListeleStkSkartKategoriAgac", {"kartTuru": 1}, headers={"No-Paging": "true"})[
-            "list"
-        ]
+        for c in client.call("ListeleStkSkartKategoriAgac", {"kartTuru": 1}, headers={"No-Paging": "true"})["list"]
     ]
     assert {"001", "001.01", "002", "002.01", "150", "153", "BORON"} <= set(cats)
     depots = {d["kod"]: d for d in client.call("ListeleStkDepo", headers={"No-Paging": "true"})["list"]}
@@ -285,9 +273,7 @@ def test_customer_validation(client: LucaClient, body: dict[str, Any], message: 
 
 def test_customer_list_and_range(client: LucaClient) -> None:
     client.call("EkleFinMusteriWS", company("CK-1"))
-    client.call(
-        "EkleFinMusteriWS", company("CK-2", tip="2", tcKimlikNo="12345678901", ad="Ayşe", soyad="Yılmaz")
-    )
+    client.call("EkleFinMusteriWS", company("CK-2", tip="2", tcKimlikNo="12345678901", ad="Ayşe", soyad="Yılmaz"))
     client.call("EkleFinMusteriWS", company("TED-1"))
     found = client.call(
         "ListeleFinMusteri",
@@ -361,9 +347,7 @@ def test_invoice_create_list_delete(luca: Sandbox, billing: LucaClient) -> None:
         "CK-1",
         22.68,
     )  # 2*10.5*0.9*1.2
-    detailed = billing.call(
-        "ListeleFtrSsFaturaBaslik", params={"detayliListe": "true"}, headers={"No-Paging": "true"}
-    )
+    detailed = billing.call("ListeleFtrSsFaturaBaslik", params={"detayliListe": "true"}, headers={"No-Paging": "true"})
     assert detailed["size"] == 4 and detailed["list"][0]["detayList"][0]["depoKodu"] == "001.001.0001"
     by_no = billing.call(
         "ListeleFtrSsFaturaBaslik",
@@ -376,18 +360,14 @@ def test_invoice_create_list_delete(luca: Sandbox, billing: LucaClient) -> None:
         "error": False,
         "message": "Fatura silindi.",
     }
-    assert (
-        billing.call("SilFtrWsFaturaBaslik", {"ssFaturaBaslikId": first["ssFaturaBaslikId"]})["error"] is True
-    )
+    assert billing.call("SilFtrWsFaturaBaslik", {"ssFaturaBaslikId": first["ssFaturaBaslikId"]})["error"] is True
     stored = luca.admin("luca", "GET", "invoices")
     assert stored["count"] == 3 and stored["records"][0]["detayList"][0]["kartKodu"] == "MAM-1"
 
 
 # -- admin --------------------------------------------------------------------------------------
 def test_state_shape_and_seeded_duplicates(luca: Sandbox, client: LucaClient) -> None:
-    seeded = luca.admin(
-        "luca", "POST", "seed/stock_cards", {"records": [card("D-1"), card("D-1")], "validate": False}
-    )
+    seeded = luca.admin("luca", "POST", "seed/stock_cards", {"records": [card("D-1"), card("D-1")], "validate": False})
     assert seeded["inserted"] == 2
     state = luca.admin("luca", "GET", "state")
     assert state["stock_cards"] == {"count": 2, "duplicate_codes": ["D-1"]}
@@ -397,9 +377,7 @@ def test_state_shape_and_seeded_duplicates(luca: Sandbox, client: LucaClient) ->
 
 def test_seed_is_all_or_nothing_and_validates(luca: Sandbox) -> None:
     with pytest.raises(requests.HTTPError):
-        luca.admin(
-            "luca", "POST", "seed/stock_cards", {"records": [card("S-1"), card("S-2", baslangicTarihi="x")]}
-        )
+        luca.admin("luca", "POST", "seed/stock_cards", {"records": [card("S-1"), card("S-2", baslangicTarihi="x")]})
     assert luca.admin("luca", "GET", "state")["stock_cards"]["count"] == 0
     customers = [company(f"CK-{i}") for i in range(3)]
     assert luca.admin("luca", "POST", "seed/customers", {"records": customers})["inserted"] == 3
