@@ -305,7 +305,8 @@ def _invoice_line(
         "kdvOran": luca_number(vat, 4),
     }
     if discount:
-        line["iskontoOran1"] = luca_number(discount / gross * 100, 4) if gross else 0.0
+        # A fraction like kdvOran (0.1 = 10 %): Luca's "Oran" fields are fractions.
+        line["iskontoOran1"] = luca_number(discount / gross, 6) if gross else 0.0
     if not is_service:
         location = row.get("location_id") or order.get("location_id")
         line["depoKodu"] = settings.warehouse_map.get(str(location), settings.default_warehouse)

@@ -80,7 +80,7 @@ def luca_state(sb: Sandbox) -> dict[str, Any]:
 
 def luca_writes(sb: Sandbox) -> int:
     writes = 0
-    for action in ("EkleStkWsSkart.do", "GuncelleStkWsSkart.do", "EkleFinMusteriWS.do", "EkleFtrWsFaturaBaslik.do"):
+    for action in ("EkleStkWsSkart", "GuncelleStkWsSkart", "EkleFinMusteriWS", "EkleFtrWsFaturaBaslik"):
         writes += len(sb.admin("luca", "GET", "requests", action=action))
     return writes
 

@@ -176,7 +176,7 @@ def test_delivered_order_becomes_an_invoice() -> None:
     assert p["belgeTarihi"] == "10/05/2026" and p["vadeTarihi"] == "09/06/2026"
     first, second = p["detayList"]
     assert first["kartKodu"] == "VIDA-M8" and first["miktar"] == 2.0 and first["kdvOran"] == 0.2
-    assert first["iskontoOran1"] == 10.0 and first["depoKodu"] == "001"
+    assert first["iskontoOran1"] == 0.1 and first["depoKodu"] == "001"
     assert second["kartTuru"] == 2 and "depoKodu" not in second and second["kdvOran"] == 0.1
     assert plan.needs_customer == "KTN-501" and plan.needs_cards == ("VIDA-M8", "NAKLIYE")
 
