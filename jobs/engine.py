@@ -24,7 +24,15 @@ from typing import Any
 
 import backoff
 
-from syncsvc.errors import ConfigError, PermanentError, RunAborted, SyncError, TransientError, error_class
+from syncsvc.errors import (
+    ConfigError,
+    PermanentError,
+    RunAborted,
+    SessionExpired,
+    SyncError,
+    TransientError,
+    error_class,
+)
 from syncsvc.history import OUTCOMES, ItemRecord, utcnow
 from syncsvc.mapping import Plan
 from syncsvc.settings import Settings
@@ -170,7 +178,7 @@ def _attempt_item(item: Item, handler: Handler, settings: Settings, stop: thread
     plan = item.plan
 
     @backoff.on_exception(
-        backoff.expo, TransientError, max_tries=settings.max_attempts, factor=settings.retry_base_s,
+        backoff.expo, (TransientError, SessionExpired), max_tries=settings.max_attempts, factor=settings.retry_base_s,
         max_value=settings.retry_max_s, giveup=lambda _e: stop.is_set(), logger=None,
     )  # fmt: skip
     def attempt() -> Done:
@@ -279,4 +287,5 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
-_RETRYABLE = {c.__name__ for c in _subclasses(TransientError)}
+# SessionExpired means "not processed", so it is as safe to retry as a transient error.
+_RETRYABLE = {c.__name__ for c in _subclasses(TransientError)} | {SessionExpired.__name__}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -20,7 +21,7 @@ from jobs.engine import Engine, Handler, Item, Recorder, Reporter
 from jobs.handlers import Upserts
 from syncsvc.cache import as_str
 from syncsvc.codes import canonical_code
-from syncsvc.errors import ConflictError, MappingError, PermanentError, SyncError
+from syncsvc.errors import ConflictError, MappingError, PermanentError, RunAborted, SyncError, TransientError
 from syncsvc.history import ItemRecord
 from syncsvc.katana import KatanaClient
 from syncsvc.luca import LucaClient
@@ -123,15 +124,26 @@ def _prefix_range(prefix: str) -> tuple[str, str] | tuple[None, None]:
     return (prefix, prefix + "\uffff") if prefix else (None, None)
 
 
+@contextmanager
+def warming(ctx: RunContext) -> Iterator[None]:
+    """Warm-up reads that still fail after their retries abort the run: without Luca's own list
+    we can't tell what exists, and guessing is how duplicates are made."""
+    ctx.reporter.set_phase("warming")
+    try:
+        yield
+    except TransientError as exc:
+        raise RunAborted(f"could not read Luca's current records: {exc}") from exc
+
+
 def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
     ctx.reporter.set_phase("fetching")
     variants = ctx.katana.list_all("variants", {"extend": "product_or_material"}, max_items=limit)
     if limit is None or len(variants) < limit:
         variants += _flatten_services(ctx.katana.list_all("services"))
     variants = [v for v in variants if not v.get("deleted_at")][:limit]
-    ctx.reporter.set_phase("warming")
-    tenant = LucaTenant(units=ctx.luca.units())
-    warm = ctx.upserts.cards.warm(ctx.luca.stock_cards())
+    with warming(ctx):
+        tenant = LucaTenant(units=ctx.luca.units())
+        warm = ctx.upserts.cards.warm(ctx.luca.stock_cards())
     items = card_items(variants, ctx.settings, tenant, ctx.conn)
     return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(variants), "cacheWarmUp": warm})
 
@@ -139,9 +151,9 @@ def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
 def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
     ctx.reporter.set_phase("fetching")
     customers = ctx.katana.list_all("customers", max_items=limit)[:limit]
-    ctx.reporter.set_phase("warming")
     low, high = _prefix_range(ctx.settings.customer_code_template.split("{id}")[0])
-    warm = ctx.upserts.customers.warm(ctx.luca.customers(low, high))
+    with warming(ctx):
+        warm = ctx.upserts.customers.warm(ctx.luca.customers(low, high))
     items = [
         _safe_map(f"customer:{c.get('id')}", "customer", partial(map_customer, c, ctx.settings)) for c in customers
     ]
@@ -165,13 +177,13 @@ def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
     customers = {int(c["id"]): c for c in katana.get_by_ids("customers", customer_ids)}
     tax_rates = {int(t["id"]): Decimal(str(t.get("rate", 0))) for t in katana.list_all("tax_rates")}
 
-    ctx.reporter.set_phase("warming")
-    tenant = LucaTenant(units=ctx.luca.units())
     low, high = _prefix_range(s.invoice_tracking_prefix)
-    warm = {"invoices": ctx.upserts.invoices.warm(ctx.luca.invoices(low or "", high or "\uffff"))}
     clow, chigh = _prefix_range(s.customer_code_template.split("{id}")[0])
-    warm["customers"] = ctx.upserts.customers.warm(ctx.luca.customers(clow, chigh))
-    warm["stockCards"] = ctx.upserts.cards.warm(ctx.luca.stock_cards())
+    with warming(ctx):
+        tenant = LucaTenant(units=ctx.luca.units())
+        warm = {"invoices": ctx.upserts.invoices.warm(ctx.luca.invoices(low or "", high or "\uffff"))}
+        warm["customers"] = ctx.upserts.customers.warm(ctx.luca.customers(clow, chigh))
+        warm["stockCards"] = ctx.upserts.cards.warm(ctx.luca.stock_cards())
 
     items = [
         _safe_map(f"order:{o.get('id')}", "invoice", partial(map_invoice, o, variants, tax_rates, s, tenant))

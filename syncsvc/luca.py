@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import backoff
 import redis
 import requests
 from requests.adapters import HTTPAdapter
@@ -25,6 +26,7 @@ from syncsvc.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_SESSION_HEALS = 4
+READ_TRIES = 6
 NO_PAGING = {"No-Paging": "true"}
 
 
@@ -96,6 +98,16 @@ class LucaClient:
         return self.sessions.refresh(failed_generation, self._login)
 
     def _login(self, previous: LucaSession | None) -> tuple[dict[str, str], int]:
+        # The new session can die before its branch is selected (expiry, another login of the
+        # same user): start the sequence over a few times before giving up.
+        for _ in range(3):
+            try:
+                return self._login_once()
+            except SessionExpired as exc:
+                log.warning("Luca session died during login (%s); logging in again", exc)
+        raise TransientError("Luca session kept dying during login and branch selection")
+
+    def _login_once(self) -> tuple[dict[str, str], int]:
         s = self.settings
         resp = self._post(
             "Giris.do",
@@ -145,6 +157,14 @@ class LucaClient:
     # -- look-ups --------------------------------------------------------------------------
 
     def _list(self, action: str, body: Mapping[str, Any], query: str = "") -> list[dict[str, Any]]:
+        """A whole list (``No-Paging``). Reads are safe to resend, so transient failures are
+        retried here; a list that still fails raises (never an empty or partial list)."""
+        retrying = backoff.on_exception(
+            backoff.expo, TransientError, max_tries=READ_TRIES, factor=0.2, max_value=5.0, logger=None
+        )
+        return retrying(self._list_once)(action, body, query)
+
+    def _list_once(self, action: str, body: Mapping[str, Any], query: str) -> list[dict[str, Any]]:
         data = self.call(action + query, body, expect="list", headers=NO_PAGING)
         rows = data.get("list")
         if not isinstance(rows, list):
