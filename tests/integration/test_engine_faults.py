@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.testing import Sandbox, start_sandbox
+from syncsvc.errors import RunAborted
 from tests.integration.engine_helpers import (
     assert_accounted,
     engine_settings,
@@ -82,3 +83,16 @@ def test_katana_budget_holds_with_more_pages_than_the_quota(redis_url: str, tmp_
         assert summary["katanaRateLimited"] == 0
         stats = sb.admin("katana", "GET", "stats")
         assert stats["requests"]["rate_limited"] == 0, stats["requests"]
+
+
+def test_empty_luca_list_with_a_full_cache_aborts_instead_of_recreating(
+    sandbox: Sandbox, redis_url: str, tmp_path: Path
+) -> None:
+    settings = engine_settings(sandbox, redis_url, tmp_path)
+    first = run(settings, "PRODUCT", limit=20)
+    assert first["created"] > 0
+    # Luca suddenly lists nothing (the origin's broken-session symptom): we must not re-create.
+    sandbox.admin("luca", "POST", "reset")
+    with pytest.raises(RunAborted, match="refusing to continue"):
+        run(settings, "PRODUCT", limit=20)
+    assert luca_state(sandbox)["stock_cards"]["count"] == 0
