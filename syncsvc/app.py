@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from syncsvc import auth, dashboard
 from syncsvc.api import bp as api_bp
+from syncsvc.logsetup import install_mask
 from syncsvc.queueing import DEFAULT_SYNC_JOBS
 from syncsvc.redis_conn import api_client, redact_url, resolve_redis
 from syncsvc.service import Service
@@ -36,8 +37,6 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     job_paths: Mapping[str, str] = test_config.pop("SYNC_JOBS", DEFAULT_SYNC_JOBS)
     redis_url = test_config.pop("REDIS_URL_RESOLVED", None) or _redis_url(settings)
     app.config.update(test_config)
-
-    from syncsvc.logsetup import install_mask
 
     install_mask(secrets_of(settings))
     svc = Service(settings=settings, redis_url=redis_url, redis=api_client(redis_url), job_paths=job_paths)

@@ -70,6 +70,7 @@ def describe_job(conn: redis.Redis, settings: Settings, job: Job) -> dict[str, A
         "result": None,
         "error": None,
         "history": _history(conn, settings, job, state_name, results),
+        "retriesLeft": job.retries_left,
     }
     if state_name == "FINISHED" and latest is not None and latest.type == Result.Type.SUCCESSFUL:
         body["result"] = latest.return_value
@@ -94,13 +95,15 @@ def _history(
         events.append(
             {"stateName": _RESULT_STATE.get(result.type, "UNKNOWN"), "createdAt": iso(result.created_at)}
         )
-    started = iso(job.started_at)
-    if (
-        state_name == "STARTED"
-        and started
-        and not any(e["stateName"] == "STARTED" and e["createdAt"] == started for e in events)
-    ):
+    started, ended = iso(job.started_at), iso(job.ended_at)
+    seen = {e["createdAt"] for e in events if e["stateName"] == "STARTED"}
+    if state_name == "STARTED" and started and started not in seen:
         events.append({"stateName": "STARTED", "createdAt": started})
+    elif state_name in ("SCHEDULED", "QUEUED") and started and ended and started not in seen:
+        # An exception with retries left leaves no Result in RQ 2.12, only that execution's
+        # start and end on the job hash: the attempt ran and failed, another one is pending.
+        events.append({"stateName": "STARTED", "createdAt": started})
+        events.append({"stateName": "FAILED_WILL_RETRY", "createdAt": ended})
     if not events or events[-1]["stateName"] != state_name:
         at = iso(job.enqueued_at) if state_name == "QUEUED" else None
         events.append({"stateName": state_name, "createdAt": at})

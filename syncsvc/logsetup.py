@@ -1,45 +1,61 @@
-"""Logging that cannot leak secrets: a filter masks every configured secret value in records."""
+"""Logging that cannot leak secrets: every log record is masked when it is created.
+
+Masking happens in the LogRecord factory rather than in a handler filter because RQ's CLI and
+gunicorn attach their own handlers after we start; the factory sees every record of the process
+whichever handler later prints it.
+"""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
+_installed: list[str] = []
 
 
-class SecretMaskFilter(logging.Filter):
-    """Replace secret values in the formatted message (args included) with ``***``."""
+def mask_text(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        # Longest first, so a secret that contains another is masked whole.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, MASK)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            for secret in self.secrets:
-                record.exc_text = record.exc_text.replace(secret, MASK)
+def install_mask(secrets: Iterable[str]) -> None:
+    """Mask ``secrets`` (values shorter than 4 characters are ignored) in all later log records.
+
+    Safe to call more than once: the secrets accumulate and the factory is wrapped only once.
+    """
+    new = {s for s in secrets if s and len(s) >= 4} - set(_installed)
+    first = not _installed
+    _installed.extend(new)
+    # Longest first, so a secret containing another is masked whole.
+    _installed.sort(key=len, reverse=True)
+    if not first:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logging module's problem to report
+            return record
+        masked = mask_text(message, _installed)
         if masked != message:
             record.msg, record.args = masked, None
-        return True
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if mask_text(text, _installed) != text:
+                record.exc_text = mask_text(text, _installed)
+                record.exc_info = None
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
-def install_mask(secrets: Iterable[str]) -> SecretMaskFilter:
-    """Attach the filter to every handler of the root logger (filters on loggers skip propagation)."""
-    mask = SecretMaskFilter(secrets)
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in root.handlers:
-        if not any(isinstance(f, SecretMaskFilter) for f in handler.filters):
-            handler.addFilter(mask)
-    return mask
+def configure(level: str = "INFO") -> None:
+    """Plain one-line records on stderr for our own processes (CLI, gunicorn app)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -130,6 +130,7 @@ SCHEMAS: dict[str, Any] = {
             "progress": _ref("Progress"),
             "result": _ref("JobResult"),
             "error": {"type": ["string", "null"], "description": "last line of the exception (no traceback)"},
+            "retriesLeft": {"type": ["integer", "null"], "description": "automatic retries RQ still has"},
             "history": {
                 "type": "array",
                 "items": {

@@ -27,6 +27,8 @@ from rq.serializers import JSONSerializer
 from syncsvc.settings import Settings
 
 QUEUE_NAME = "sync"
+# The documented worker command (rq 2.12 reads no serializer from -c modules, hence the flag).
+WORKER_COMMAND = "rq worker sync -c syncsvc.rq_settings --with-scheduler --serializer json"
 SYNC_TYPES = ("PRODUCT", "CUSTOMER", "INVOICE")
 DEFAULT_SYNC_JOBS: Mapping[str, str] = {
     "PRODUCT": "jobs.sync.process_stock_cards",

