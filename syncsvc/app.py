@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from syncsvc import auth, dashboard
 from syncsvc.api import bp as api_bp
+from syncsvc.errors import ConfigError
 from syncsvc.logsetup import install_mask
 from syncsvc.queueing import DEFAULT_SYNC_JOBS
 from syncsvc.redis_conn import api_client, redact_url, resolve_redis
@@ -34,7 +36,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    job_paths: Mapping[str, str] = test_config.pop("SYNC_JOBS", DEFAULT_SYNC_JOBS)
+    job_paths: Mapping[str, str] = test_config.pop("SYNC_JOBS", None) or _job_paths_from_env()
     redis_url = test_config.pop("REDIS_URL_RESOLVED", None) or _redis_url(settings)
     app.config.update(test_config)
 
@@ -55,6 +57,21 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     _health_routes(app, svc)
     _error_handlers(app, svc)
     return app
+
+
+def _job_paths_from_env() -> Mapping[str, str]:
+    """``SYNCSVC_JOB_PATHS=PRODUCT=pkg.mod.fn,...`` replaces job functions (tests and the demo
+    test run fake jobs in real gunicorn/rq processes); unset means the engine's ``jobs.sync``."""
+    raw = os.environ.get("SYNCSVC_JOB_PATHS", "").strip()
+    if not raw:
+        return DEFAULT_SYNC_JOBS
+    paths = dict(DEFAULT_SYNC_JOBS)
+    for part in raw.split(","):
+        name, _, path = part.partition("=")
+        if name.strip() not in paths or not path.strip():
+            raise ConfigError(f"SYNCSVC_JOB_PATHS entries must be TYPE=module.function, got {part!r}")
+        paths[name.strip()] = path.strip()
+    return paths
 
 
 def _redis_url(settings: Settings) -> str:

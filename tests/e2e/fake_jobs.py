@@ -47,7 +47,10 @@ def fake_sync(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]
                 time.sleep(0.05)
         key = f"SKU-{index}"
         if index == total - 1 and total > 3:
-            outcome, item = "failed", ItemRecord(key, "failed", error_class="BusinessError", message="Birim yok")
+            outcome, item = (
+                "failed",
+                ItemRecord(key, "failed", error_class="BusinessError", message="Birim yok"),
+            )
         else:
             outcome, item = "created", ItemRecord(key, "created", luca_id=1000 + index, attempts=1)
         counts[outcome] += 1
@@ -63,7 +66,9 @@ def fake_sync(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]
         **counts,
         "durationSeconds": round(time.monotonic() - started, 3),
         "failures": [
-            {"key": i.item_key, "errorClass": i.error_class, "message": i.message} for i in items if i.outcome == "failed"
+            {"key": i.item_key, "errorClass": i.error_class, "message": i.message}
+            for i in items
+            if i.outcome == "failed"
         ],
     }
     history.finish_run(job.id, "finished", {"total": total, **counts}, summary=summary)
