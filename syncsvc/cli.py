@@ -102,7 +102,8 @@ def history(sync_type: str | None, run_status: str | None, limit: int) -> None:
     page = api(load_settings()).history(type=sync_type, status=run_status, limit=limit)
     table = Table(title=f"Runs ({len(page['runs'])} of {page['total']})")
     counts = ("total", "created", "updated", "adopted", "skipped", "failed")
-    for name in ("run", "type", "status", "started", *counts):
+    table.add_column("run", no_wrap=True, min_width=32)  # ids are for copy-paste: never wrapped
+    for name in ("type", "status", "started", *counts):
         table.add_column(name)
     for run in page["runs"]:
         table.add_row(

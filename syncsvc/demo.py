@@ -54,7 +54,8 @@ def child_env(redis_url: str, katana_url: str, luca_url: str, api_url: str, toke
         "LUCA_ORG_CODE": LUCA_ORG,
         "LUCA_USERNAME": LUCA_USER,
         "LUCA_PASSWORD": LUCA_PASSWORD,
-        "SYNC_HISTORY_DB": str(DEMO_DIR / "history.db"),
+        # Absolute: children run from the repository root, whatever our working directory is.
+        "SYNC_HISTORY_DB": str((DEMO_DIR / "history.db").resolve()),
         "SYNC_API_TOKEN": token,
         "SYNC_BIND": host_port,
         "SYNC_PUBLIC_URL": api_url,

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 LOCAL_URL = "redis://127.0.0.1:6379/0"
 EMBEDDED_DIR = Path("var/redis")
-EMBEDDED_URL_FILE = EMBEDDED_DIR / "embedded.url"
 
 
 def redact_url(url: str) -> str:
@@ -108,13 +107,13 @@ def resolve_redis(settings: Settings, allow_start: bool = False) -> ResolvedRedi
             "(set REDIS_URL, start redis-server, or use `python -m syncsvc serve|worker|demo`, "
             "which start an embedded one)"
         )
-    server = EmbeddedRedis.start()
+    server = EmbeddedRedis.start(directory=EMBEDDED_DIR)
     return ResolvedRedis(server.url, "started", server)
 
 
 def _running_embedded_url() -> str | None:
     try:
-        url = EMBEDDED_URL_FILE.read_text().strip()
+        url = (EMBEDDED_DIR / "embedded.url").read_text().strip()
     except OSError:
         return None
     return url if url and answers_ping(url) else None
