@@ -68,3 +68,13 @@ def test_document_is_internally_consistent(redis_url: str, tmp_path: Path) -> No
     start = doc["paths"]["/api/sync/start"]["post"]
     assert set(start["responses"]) >= {"202", "400", "401", "409", "413", "503"}
     assert schemas["StartRequest"]["properties"]["syncType"]["enum"] == ["PRODUCT", "CUSTOMER", "INVOICE"]
+
+
+def test_app_factory_emits_no_warnings(redis_url: str, tmp_path: Path) -> None:
+    # rq-dashboard warns when it finds legacy keys such as REDIS_URL in the Flask config.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = make_app(make_settings(redis_url, tmp_path))
+    assert "REDIS_URL" not in app.config and app.config["RQ_DASHBOARD_REDIS_URL"] == (redis_url,)
