@@ -48,6 +48,11 @@ class Settings:
     sync_api_token: str | None = field(default=None, repr=False)
     history_db: str = "var/history.db"
     public_url: str = "http://127.0.0.1:8000"
+    # Where `syncsvc serve` listens (HOST:PORT) and where the CLI finds the API.
+    bind: str = "127.0.0.1:8000"
+    api_url: str = "http://127.0.0.1:8000"
+    web_threads: int = 8
+    dashboard_poll_ms: int = 2500
 
     batch_size: int = 20
     pool_size: int = 5
@@ -115,6 +120,13 @@ def _redis_url(name: str, raw: str) -> str:
     return raw
 
 
+def _bind(name: str, raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name} must be HOST:PORT such as 127.0.0.1:8000, got {raw!r}")
+    return raw
+
+
 def parse_map(raw: str, name: str) -> dict[str, str]:
     """Parse ``a=b,c=d`` into a dict (keys lower-cased for Katana's free-text values)."""
     result: dict[str, str] = {}
@@ -175,6 +187,10 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
     opt("SYNC_API_TOKEN", "sync_api_token")
     opt("SYNC_HISTORY_DB", "history_db")
     opt("SYNC_PUBLIC_URL", "public_url", _url)
+    opt("SYNC_BIND", "bind", _bind)
+    opt("SYNC_API_URL", "api_url", _url)
+    opt("SYNC_WEB_THREADS", "web_threads", lambda n, r: _int(n, r, 1))
+    opt("SYNC_DASHBOARD_POLL_MS", "dashboard_poll_ms", lambda n, r: _int(n, r, 250))
     opt("SYNC_BATCH_SIZE", "batch_size", lambda n, r: _int(n, r, 1))
     opt("SYNC_POOL_SIZE", "pool_size", lambda n, r: _int(n, r, 1))
     opt("SYNC_MAX_ATTEMPTS", "max_attempts", lambda n, r: _int(n, r, 1))

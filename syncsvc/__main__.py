@@ -1,0 +1,5 @@
+"""``python -m syncsvc``."""
+
+from syncsvc.cli import main
+
+main()

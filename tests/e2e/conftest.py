@@ -1,0 +1,65 @@
+"""A real service stack for end-to-end tests: gunicorn + ``rq worker sync`` subprocesses running the
+fake jobs of ``tests/e2e/fake_jobs.py`` against the test Redis database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from syncsvc.netutil import free_port, wait_http
+from syncsvc.procs import Child, Children, web_argv, worker_argv
+from tests.service_fixtures import FAKE_JOBS_ENV, TOKEN, http_stub
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    web: Child
+    worker: Child
+    history_db: str
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {TOKEN}"
+        return s
+
+
+def stack_env(redis_url: str, tmp_path: Path, katana: str, luca: str, port: int) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url,
+        "SYNC_API_TOKEN": TOKEN,
+        "SYNC_HISTORY_DB": str(tmp_path / "history.db"),
+        "SYNC_KEY_PREFIX": "e2e",
+        "SYNC_BIND": f"127.0.0.1:{port}",
+        "SYNC_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SYNC_API_URL": f"http://127.0.0.1:{port}",
+        "KATANA_BASE_URL": f"{katana}/v1",
+        "LUCA_BASE_URL": f"{luca}/Yetki",
+        "SYNCSVC_JOB_PATHS": FAKE_JOBS_ENV,
+        "SYNC_PRELOAD": "tests.e2e.fake_jobs",
+        "SYNC_DASHBOARD_POLL_MS": "1000",
+    }
+
+
+@pytest.fixture
+def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
+    children = Children()
+    with http_stub(404) as katana, http_stub(404) as luca:
+        port = free_port()
+        env = stack_env(redis_url, tmp_path, katana, luca, port)
+        logs = tmp_path / "logs"
+        try:
+            web = children.spawn("web", web_argv(), env, log_dir=logs)
+            worker = children.spawn("worker", worker_argv(), env, log_dir=logs)
+            url = f"http://127.0.0.1:{port}"
+            assert wait_http(f"{url}/healthz", timeout=20), web.tail()
+            yield Stack(url, env, web, worker, env["SYNC_HISTORY_DB"])
+        finally:
+            children.stop_all()
+    assert os.path.isdir(logs)

@@ -1,0 +1,75 @@
+"""`python -m syncsvc demo --once` orchestration, and the loopback-only rule without a token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from syncsvc.netutil import free_port, port_is_free
+from tests.service_fixtures import FAKE_JOBS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
+    # Fake jobs stand in for the engine; every type finishes (with one failed item each).
+    paths = ",".join(f"{k}={FAKE_JOBS['PRODUCT']}" for k in FAKE_JOBS)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "SYNCSVC_JOB_PATHS": paths,
+        "SYNC_PRELOAD": "tests.e2e.fake_jobs",
+    }
+    env.pop("SYNC_API_TOKEN", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "syncsvc", "demo", "--once", "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    for sync_type in ("PRODUCT", "CUSTOMER", "INVOICE"):
+        assert f"│ {sync_type}" in text
+    assert text.count("FINISHED") == 3
+    assert "Failed items" in text and "SKU-5" in text and "Birim yok" in text
+    assert "/rq/" in text and "password = the token" in text and "/api/sync/history" in text
+    assert "Traceback" not in out.stderr
+    # Children are gone: the simulator and web ports it announced are free again.
+    for line in text.splitlines():
+        if line.startswith("Simulators on"):
+            ports = [int(p.rsplit(":", 1)[1].split()[0]) for p in line.split() if p.startswith("http://")]
+            assert ports and all(port_is_free(p) for p in ports)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [sys.executable, "-m", "syncsvc", "serve", "--bind", "0.0.0.0:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:syncsvc.gunicorn_conf",
+            "-b",
+            "0.0.0.0:{port}",
+            "syncsvc.app:create_app()",
+        ],
+    ],  # fmt: skip
+)
+def test_no_token_refuses_a_public_bind(redis_url: str, argv: list[str]) -> None:
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url}
+    env.pop("SYNC_API_TOKEN", None)
+    out = subprocess.run(
+        [a.format(port=port) for a in argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=30
+    )
+    assert out.returncode != 0
+    assert "without SYNC_API_TOKEN" in out.stderr and "Traceback" not in out.stderr
+    assert port_is_free(port)

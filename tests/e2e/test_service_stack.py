@@ -1,0 +1,137 @@
+"""End to end over HTTP: gunicorn serving create_app() and a real `rq worker sync` subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from typing import Any
+
+import redis
+import requests
+
+from tests.e2e.conftest import Stack
+from tests.e2e.fake_jobs import HOLD_KEY
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def poll(session: requests.Session, url: str, until: Any, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = session.get(url, timeout=5).json()
+        if until(body):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"condition not reached; last body: {body}")
+
+
+def test_start_poll_conflict_finish_and_history(stack: Stack, redis_conn: redis.Redis) -> None:
+    s = stack.session()
+    assert (
+        requests.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5).status_code
+        == 401
+    )
+
+    redis_conn.set(HOLD_KEY, "1")  # park the job mid-run
+    resp = s.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT", "limit": 5}, timeout=5)
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["jobId"]
+    assert resp.json()["dashboardUrl"] == f"{stack.url}/rq/0/view/job/{job_id}"
+    job_url = f"{stack.url}/api/sync/job/{job_id}"
+
+    running = poll(
+        s, job_url, lambda b: b["state"] == "STARTED" and (b["progress"] or {}).get("processed") == 2
+    )
+    assert running["progress"]["phase"] == "syncing" and running["progress"]["total"] == 5
+    assert [h["stateName"] for h in running["history"]] == ["QUEUED", "STARTED"]
+
+    again = s.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5)
+    assert again.status_code == 409 and again.json()["jobId"] == job_id
+
+    # The dashboard shows the running job, with Basic auth as a browser would send it.
+    page = requests.get(
+        stack.url + f"/rq/0/view/job/{job_id}", auth=("ops", stack.env["SYNC_API_TOKEN"]), timeout=5
+    )
+    assert page.status_code == 200 and job_id in page.text
+    assert requests.get(stack.url + "/rq/", timeout=5).headers["WWW-Authenticate"] == 'Basic realm="syncsvc"'
+
+    redis_conn.delete(HOLD_KEY)
+    done = poll(s, job_url, lambda b: b["state"] == "FINISHED")
+    assert (
+        done["result"]["runId"] == job_id and done["result"]["created"] == 4 and done["result"]["failed"] == 1
+    )
+    assert done["progress"]["phase"] == "done"
+    assert [h["stateName"] for h in done["history"]] == ["QUEUED", "STARTED", "FINISHED"]
+
+    runs = s.get(f"{stack.url}/api/sync/history?type=PRODUCT", timeout=5).json()
+    assert (
+        runs["total"] == 1 and runs["runs"][0]["runId"] == job_id and runs["runs"][0]["status"] == "finished"
+    )
+    failed = s.get(f"{stack.url}/api/sync/history/{job_id}/items?outcome=failed", timeout=5).json()
+    assert [i["itemKey"] for i in failed["items"]] == ["SKU-4"]
+    assert s.get(f"{stack.url}/api/sync/history/{job_id}", timeout=5).json()["outcomeCounts"] == {
+        "created": 4,
+        "failed": 1,
+    }
+    # The type is free again.
+    assert s.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5).status_code == 202
+    ready = requests.get(f"{stack.url}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+
+
+def run_cli(stack: Stack, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **stack.env, "PYTHONWARNINGS": "error"}
+    return subprocess.run(
+        [sys.executable, "-m", "syncsvc", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def test_cli_against_the_stack(stack: Stack) -> None:
+    out = run_cli(stack, "start", "INVOICE", "--limit", "3", "--wait")
+    assert out.returncode == 0, out.stderr
+    assert "Sync job queued successfully: INVOICE" in out.stdout and "Sync results" in out.stdout
+    assert re.search(r"INVOICE\s+│\s+FINISHED\s+│\s+3\s+│\s+3", out.stdout), out.stdout
+    job_id = re.search(r"job ([0-9a-f]{32})", out.stdout).group(1)  # type: ignore[union-attr]
+
+    status = run_cli(stack, "status", job_id)
+    assert status.returncode == 0 and '"state": "FINISHED"' in status.stdout
+
+    history = run_cli(stack, "history", "--type", "INVOICE")
+    assert history.returncode == 0 and job_id in history.stdout
+
+    missing = run_cli(stack, "status", "0" * 32)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("syncsvc: HTTP 404") and "Traceback" not in missing.stderr
+
+    wrong = subprocess.run(
+        [sys.executable, "-m", "syncsvc", "history"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+        env={**os.environ, **stack.env, "SYNC_API_TOKEN": "nope"},
+    )
+    assert wrong.returncode == 1 and wrong.stderr.strip() == "syncsvc: HTTP 401: invalid token"
+
+
+def test_worker_as_typed_without_the_serializer_flag_refuses(stack: Stack) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "rq.cli", "worker", "sync", "-c", "syncsvc.rq_settings", "--with-scheduler"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+        env={**os.environ, **stack.env},
+    )
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines()[-1].endswith("--with-scheduler --serializer json")
+    assert "Traceback" not in out.stderr
