@@ -50,9 +50,7 @@ def start() -> tuple[Response, int]:
     try:
         job_id = start_sync(svc.redis, svc.settings, req, svc.job_paths)
     except AlreadyQueued as exc:
-        return fail(
-            409, f"{exc}; wait for it to finish or follow it at /api/sync/job/{exc.job_id}", jobId=exc.job_id
-        )
+        return fail(409, f"{exc}; wait for it to finish or follow it at /api/sync/job/{exc.job_id}", jobId=exc.job_id)
     body = {
         "success": True,
         "message": f"Sync job queued successfully: {req.sync_type}",

@@ -73,9 +73,7 @@ def install(app: Flask, token: str | None) -> None:
         if token is None:
             if is_loopback(request.remote_addr):
                 return None
-            return unauthorized(
-                "no SYNC_API_TOKEN is configured: the API only answers loopback clients", dashboard
-            )
+            return unauthorized("no SYNC_API_TOKEN is configured: the API only answers loopback clients", dashboard)
         secret = presented_secret(request.headers.get("Authorization"), allow_basic=dashboard)
         if secret is None:
             how = "Authorization: Bearer <SYNC_API_TOKEN>" + (

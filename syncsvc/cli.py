@@ -81,9 +81,7 @@ def start(sync_type: str, limit: int | None, dry_run: bool, wait: bool, timeout:
     if failures is not None:
         console.print(failures)
     if job["state"] != "FINISHED":
-        raise ApiError(
-            f"job {job['jobId']} ended {job['state']}: {job.get('error') or 'did not finish in time'}"
-        )
+        raise ApiError(f"job {job['jobId']} ended {job['state']}: {job.get('error') or 'did not finish in time'}")
 
 
 @main.command()
@@ -142,9 +140,7 @@ def serve(bind: str | None) -> None:
     bind = bind or settings.bind
     if settings.sync_api_token is None:
         if not is_loopback_host(bind_host(bind)):
-            raise ConfigError(
-                f"refusing to listen on {bind} without SYNC_API_TOKEN (set one, or bind 127.0.0.1)"
-            )
+            raise ConfigError(f"refusing to listen on {bind} without SYNC_API_TOKEN (set one, or bind 127.0.0.1)")
         console.print(f"SYNC_API_TOKEN is not set: the API is open, so it listens on loopback only ({bind})")
     _foreground("web", web_argv(bind), settings)
 

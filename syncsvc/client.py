@@ -31,9 +31,7 @@ class ApiClient:
         try:
             resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise ApiError(
-                f"cannot reach the API at {self.base_url} ({type(exc).__name__}); is it running?"
-            ) from None
+            raise ApiError(f"cannot reach the API at {self.base_url} ({type(exc).__name__}); is it running?") from None
         try:
             body = resp.json()
         except ValueError:
@@ -123,9 +121,7 @@ def failures_table(rows: list[tuple[str, dict[str, Any]]]) -> Table | None:
     count = 0
     for label, job in rows:
         for failure in (job.get("result") or {}).get("failures") or []:
-            table.add_row(
-                label, str(failure.get("key")), str(failure.get("errorClass")), str(failure.get("message"))
-            )
+            table.add_row(label, str(failure.get("key")), str(failure.get("errorClass")), str(failure.get("message")))
             count += 1
         if job.get("state") == "FAILED":
             table.add_row(label, "(whole run)", "job failed", str(job.get("error")))

@@ -68,8 +68,13 @@ def to_decimal(value: object, field: str, default: Decimal | None = None) -> Dec
     return number
 
 
+MAX_MAGNITUDE = Decimal("1e15")  # beyond any real quantity or price; Luca's limits are unknown
+
+
 def luca_number(value: Decimal, places: int = 4) -> float:
     """Luca takes JSON numbers with a '.' separator; round so binary floats don't leak digits."""
+    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
+        raise MappingError(f"number {value} is out of range for Luca")
     return float(round(value, places))
 
 

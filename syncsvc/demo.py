@@ -141,9 +141,7 @@ def run_demo(console: Console, once: bool, timeout: float) -> int:
         if not wait_for_worker(resolved.url):
             console.print(f"[red]the worker did not register[/]; last log lines:\n{worker.tail()}")
             return 1
-        console.print(
-            f"Web app on {urls.api}, one worker on queue '{QUEUE_NAME}'. API token: [bold]{token}[/]"
-        )
+        console.print(f"Web app on {urls.api}, one worker on queue '{QUEUE_NAME}'. API token: [bold]{token}[/]")
 
         client = ApiClient(urls.api, token)
         rows = run_syncs(client, console, timeout)

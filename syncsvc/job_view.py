@@ -92,9 +92,7 @@ def _history(
     for result in results:
         if result.execution_started_at is not None:
             events.append({"stateName": "STARTED", "createdAt": iso(result.execution_started_at)})
-        events.append(
-            {"stateName": _RESULT_STATE.get(result.type, "UNKNOWN"), "createdAt": iso(result.created_at)}
-        )
+        events.append({"stateName": _RESULT_STATE.get(result.type, "UNKNOWN"), "createdAt": iso(result.created_at)})
     started, ended = iso(job.started_at), iso(job.ended_at)
     seen = {e["createdAt"] for e in events if e["stateName"] == "STARTED"}
     if state_name == "STARTED" and started and started not in seen:

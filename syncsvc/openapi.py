@@ -212,9 +212,7 @@ def _paths() -> dict[str, Any]:
         "/api/sync/job/{jobId}": {
             "get": {
                 "summary": "State, progress, result or error, and state history of one job",
-                "parameters": [
-                    {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [{"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": _json(_ref("JobStatus"), "The job"),
                     "404": _error("Unknown or expired job"),
@@ -319,9 +317,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "Liveness: the process answers (no auth, no dependencies)",
                 "security": [],
-                "responses": {
-                    "200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "Alive")
-                },
+                "responses": {"200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "Alive")},
             }
         },
         "/readyz": {
@@ -360,9 +356,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {
-            "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "SYNC_API_TOKEN"}
-            },
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "SYNC_API_TOKEN"}},
             "schemas": SCHEMAS,
         },
     }

@@ -173,9 +173,7 @@ class EmbeddedRedis:
         while not answers_ping(server.url, timeout=0.2):
             if proc.poll() is not None or time.monotonic() > deadline:
                 server.stop()
-                raise ConfigError(
-                    f"embedded redis-server did not start (see {directory / 'redis.log'})"
-                ) from None
+                raise ConfigError(f"embedded redis-server did not start (see {directory / 'redis.log'})") from None
             time.sleep(0.05)
         if url_file is not None:
             url_file.write_text(server.url + "\n")

@@ -34,9 +34,7 @@ def parse_start_body(content_type: str | None, raw: bytes) -> StartRequest:
         raise BadRequest(f'body must be a JSON object such as {{"syncType": "PRODUCT"}}, got {_kind(body)}')
     unknown = sorted(str(k) for k in body if k not in ALLOWED_FIELDS)
     if unknown:
-        raise BadRequest(
-            f"unknown field(s) {', '.join(unknown)}; allowed fields: {', '.join(ALLOWED_FIELDS)}"
-        )
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; allowed fields: {', '.join(ALLOWED_FIELDS)}")
 
     sync_type = body.get("syncType")
     if sync_type is None:
@@ -76,9 +74,7 @@ def parse_choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -
     return value
 
 
-def _query_int(
-    args: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None
-) -> int:
+def _query_int(args: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
@@ -92,9 +88,7 @@ def _query_int(
 
 
 def _kind(value: Any) -> str:
-    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
 def _show(value: Any) -> str:

@@ -31,10 +31,7 @@ def poll(session: requests.Session, url: str, until: Any, timeout: float = 20) -
 
 def test_start_poll_conflict_finish_and_history(stack: Stack, redis_conn: redis.Redis) -> None:
     s = stack.session()
-    assert (
-        requests.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5).status_code
-        == 401
-    )
+    assert requests.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5).status_code == 401
 
     redis_conn.set(HOLD_KEY, "1")  # park the job mid-run
     resp = s.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT", "limit": 5}, timeout=5)
@@ -43,9 +40,7 @@ def test_start_poll_conflict_finish_and_history(stack: Stack, redis_conn: redis.
     assert resp.json()["dashboardUrl"] == f"{stack.url}/rq/0/view/job/{job_id}"
     job_url = f"{stack.url}/api/sync/job/{job_id}"
 
-    running = poll(
-        s, job_url, lambda b: b["state"] == "STARTED" and (b["progress"] or {}).get("processed") == 2
-    )
+    running = poll(s, job_url, lambda b: b["state"] == "STARTED" and (b["progress"] or {}).get("processed") == 2)
     assert running["progress"]["phase"] == "syncing" and running["progress"]["total"] == 5
     assert [h["stateName"] for h in running["history"]] == ["QUEUED", "STARTED"]
 
@@ -53,24 +48,18 @@ def test_start_poll_conflict_finish_and_history(stack: Stack, redis_conn: redis.
     assert again.status_code == 409 and again.json()["jobId"] == job_id
 
     # The dashboard shows the running job, with Basic auth as a browser would send it.
-    page = requests.get(
-        stack.url + f"/rq/0/view/job/{job_id}", auth=("ops", stack.env["SYNC_API_TOKEN"]), timeout=5
-    )
+    page = requests.get(stack.url + f"/rq/0/view/job/{job_id}", auth=("ops", stack.env["SYNC_API_TOKEN"]), timeout=5)
     assert page.status_code == 200 and job_id in page.text
     assert requests.get(stack.url + "/rq/", timeout=5).headers["WWW-Authenticate"] == 'Basic realm="syncsvc"'
 
     redis_conn.delete(HOLD_KEY)
     done = poll(s, job_url, lambda b: b["state"] == "FINISHED")
-    assert (
-        done["result"]["runId"] == job_id and done["result"]["created"] == 4 and done["result"]["failed"] == 1
-    )
+    assert done["result"]["runId"] == job_id and done["result"]["created"] == 4 and done["result"]["failed"] == 1
     assert done["progress"]["phase"] == "done"
     assert [h["stateName"] for h in done["history"]] == ["QUEUED", "STARTED", "FINISHED"]
 
     runs = s.get(f"{stack.url}/api/sync/history?type=PRODUCT", timeout=5).json()
-    assert (
-        runs["total"] == 1 and runs["runs"][0]["runId"] == job_id and runs["runs"][0]["status"] == "finished"
-    )
+    assert runs["total"] == 1 and runs["runs"][0]["runId"] == job_id and runs["runs"][0]["status"] == "finished"
     failed = s.get(f"{stack.url}/api/sync/history/{job_id}/items?outcome=failed", timeout=5).json()
     assert [i["itemKey"] for i in failed["items"]] == ["SKU-4"]
     assert s.get(f"{stack.url}/api/sync/history/{job_id}", timeout=5).json()["outcomeCounts"] == {

@@ -155,9 +155,7 @@ def test_job_view_after_a_run(
     assert view["job"] == "tests.e2e.fake_jobs.fake_sync"
     assert view["progress"]["phase"] == "done" and view["progress"]["processed"] == 5
     assert view["result"]["total"] == 5 and view["result"]["failed"] == 1
-    assert view["result"]["failures"] == [
-        {"key": "SKU-4", "errorClass": "BusinessError", "message": "Birim yok"}
-    ]
+    assert view["result"]["failures"] == [{"key": "SKU-4", "errorClass": "BusinessError", "message": "Birim yok"}]
     assert view["error"] is None
     names = [h["stateName"] for h in view["history"]]
     assert names == ["QUEUED", "STARTED", "FINISHED"]
@@ -205,9 +203,7 @@ def test_unknown_job_is_404(client: FlaskClient) -> None:
 
 def seed_history(path: str) -> None:
     hist = History(path)
-    for i, (sync_type, status) in enumerate(
-        [("PRODUCT", "finished"), ("CUSTOMER", "failed"), ("PRODUCT", "running")]
-    ):
+    for i, (sync_type, status) in enumerate([("PRODUCT", "finished"), ("CUSTOMER", "failed"), ("PRODUCT", "running")]):
         run_id = f"run{i}"
         hist.start_run(run_id, sync_type, {"limit": None}, dry_run=False)
         time.sleep(0.002)  # distinct started_at for a stable order
@@ -251,9 +247,7 @@ def test_history_routes(client: FlaskClient, settings: Settings) -> None:
 
 def test_cache_status_reads_the_engine_hashes(client: FlaskClient, redis_conn: redis.Redis) -> None:
     redis_conn.hset("svctest:luca:stockcard", mapping={f"SKU{i}": i for i in range(1234)})
-    redis_conn.hset(
-        "svctest:luca:stockcard:meta", mapping={"warmed_at": "2026-11-28T10:00:00Z", "count": 1234}
-    )
+    redis_conn.hset("svctest:luca:stockcard:meta", mapping={"warmed_at": "2026-11-28T10:00:00Z", "count": 1234})
     redis_conn.hset("svctest:luca:customer:meta", mapping={"warmed_at": "2026-11-28T10:00:00Z", "count": 0})
     body = client.get("/api/cache/status", headers=AUTH).json
     assert body["stockCards"] == {

@@ -60,9 +60,7 @@ def test_dashboard_blueprint_is_mounted_with_its_actions(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("prefix", ["/rq", "/api"])
-def test_every_route_refuses_without_or_with_a_wrong_token(
-    app: Flask, redis_conn: redis.Redis, prefix: str
-) -> None:
+def test_every_route_refuses_without_or_with_a_wrong_token(app: Flask, redis_conn: redis.Redis, prefix: str) -> None:
     redis_conn.lpush("rq:queue:sync", "sentinel")  # an "empty" action would remove it
     client = app.test_client()
     calls = protected_calls(app, prefix)

@@ -22,9 +22,7 @@ def test_redact_url_hides_only_the_password() -> None:
 
 
 def test_last_line_of_a_traceback() -> None:
-    tb = (
-        'Traceback (most recent call last):\n  File "x.py", line 1\nsyncsvc.errors.RunAborted: Katana 500\n\n'
-    )
+    tb = 'Traceback (most recent call last):\n  File "x.py", line 1\nsyncsvc.errors.RunAborted: Katana 500\n\n'
     assert last_line(tb) == "syncsvc.errors.RunAborted: Katana 500"
     assert last_line(None) is None and last_line("  \n") is None
 

@@ -56,3 +56,11 @@ def test_luca_dates_are_turkish_calendar_days() -> None:
     moment = parse_katana_time("2026-01-31T22:30:00.000Z", "t")
     assert moment == datetime(2026, 1, 31, 22, 30, tzinfo=UTC)
     assert luca_date(moment) == "01/02/2026"
+
+
+def test_absurd_numbers_fail_the_item_instead_of_crashing() -> None:
+    from syncsvc.codes import luca_number
+
+    with pytest.raises(MappingError, match="out of range"):
+        luca_number(Decimal("1e23"))
+    assert luca_number(Decimal("2.123456789"), 4) == 2.1235
