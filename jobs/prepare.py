@@ -72,6 +72,8 @@ def card_items(
     variants: Iterable[Mapping[str, Any]], settings: Settings, tenant: LucaTenant, conn: redis.Redis | None = None
 ) -> list[Item]:
     """Map variants to stock-card items; SKUs that canonicalise to one code all fail (no merge)."""
+    variants = list(variants)
+    sku_of = {v.get("id"): v.get("sku") for v in variants if isinstance(v, Mapping)}
     items = [
         _safe_map(
             f"variant:{v.get('id') if isinstance(v, Mapping) else '?'}",
@@ -93,9 +95,9 @@ def card_items(
         if len(group) == 1 and code not in known_conflicts:
             out.append(group[0])
             continue
-        skus = sorted({str(g.plan.payload["kartAdi"]) + f" [variant {g.plan.source_id}]" for g in group if g.plan})
+        skus = sorted(f"{sku_of.get(g.plan.source_id)!r} (variant {g.plan.source_id})" for g in group if g.plan)
         reason = (
-            f"several Katana SKUs become Luca code {code!r}: {'; '.join(skus)}; make the SKUs distinct"
+            f"several Katana SKUs become Luca code {code!r}: {', '.join(skus)}; make the SKUs distinct"
             if len(group) > 1
             else f"Luca code {code!r} is shared by several Katana SKUs (see the PRODUCT run)"
         )
