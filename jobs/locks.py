@@ -25,7 +25,9 @@ class RunLock:
         self.run_id = run_id
         self._last_extend = 0.0
 
-    def acquire(self, wait_s: float = 90.0) -> None:
+    def acquire(self, wait_s: float = 0.0) -> None:
+        """Take the lock or raise AlreadyRunning. Another run id holding it means a live run (its
+        heartbeat keeps it); a dead one's lock expires within LOCK_TTL_S."""
         deadline = time.monotonic() + wait_s
         while True:
             if self.conn.set(self.key, self.run_id, nx=True, ex=LOCK_TTL_S):
