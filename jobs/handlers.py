@@ -9,6 +9,7 @@ only thing standing between a lost reply and a double-posted invoice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.engine import Done, ItemState
@@ -16,6 +17,20 @@ from syncsvc.cache import IdCache
 from syncsvc.errors import AlreadyExists, TransientError
 from syncsvc.luca import LucaClient
 from syncsvc.mapping import Plan
+
+
+def _recover_lost_create(
+    cache: IdCache, find: Callable[[str], int | None], plan: Plan, state: ItemState, key_name: str
+) -> Done | None:
+    """After an attempt whose create may have been committed, look the record up by its natural
+    key before anything is sent again. Found = our create went through; record it, don't resend."""
+    if not state.create_sent:
+        return None
+    luca_id = find(plan.key)
+    if luca_id is None:
+        return None
+    cache.put(plan.key, luca_id, plan.digest)
+    return Done("created", luca_id, f"reply was lost; found by {key_name}, not re-sent")
 
 
 @dataclass
@@ -30,11 +45,10 @@ class Upserts:
 
     def stock_card(self, plan: Plan, state: ItemState) -> Done:
         luca_id, known_digest = self.cards.lookup(plan.key)
-        created_by_us = False
-        if luca_id is None and state.create_sent:
-            luca_id = self.luca.find_stock_card(plan.key)
-            created_by_us = luca_id is not None  # our earlier create did go through
         if luca_id is None:
+            recovered = _recover_lost_create(self.cards, self.luca.find_stock_card, plan, state, "code")
+            if recovered is not None:
+                return recovered
             if self.dry_run:
                 return Done("created", None, "dry run: would create")
             state.create_sent = True
@@ -44,9 +58,6 @@ class Upserts:
                 return self._adopt_card(plan)
             self.cards.put(plan.key, new_id, plan.digest)
             return Done("created", new_id)
-        if created_by_us:
-            self.cards.put(plan.key, luca_id, plan.digest)
-            return Done("created", luca_id, "reply was lost; found by code, not re-sent")
         if known_digest == plan.digest:
             return Done("skipped", luca_id)
         if self.dry_run:
@@ -69,12 +80,10 @@ class Upserts:
 
     def customer(self, plan: Plan, state: ItemState) -> Done:
         luca_id, known_digest = self.customers.lookup(plan.key)
-        if luca_id is None and state.create_sent:
-            luca_id = self.luca.find_customer(plan.key)
-            if luca_id is not None:
-                self.customers.put(plan.key, luca_id, plan.digest)
-                return Done("created", luca_id, "reply was lost; found by code, not re-sent")
         if luca_id is None:
+            recovered = _recover_lost_create(self.customers, self.luca.find_customer, plan, state, "code")
+            if recovered is not None:
+                return recovered
             if self.dry_run:
                 return Done("created", None, "dry run: would create")
             state.create_sent = True
@@ -100,13 +109,11 @@ class Upserts:
 
     def invoice(self, plan: Plan, state: ItemState) -> Done:
         luca_id, known_digest = self.invoices.lookup(plan.key)
-        if luca_id is None and state.create_sent:
-            # Mandatory: Luca would happily post the same invoice twice.
-            luca_id = self.luca.find_invoice(plan.key)
-            if luca_id is not None:
-                self.invoices.put(plan.key, luca_id, plan.digest)
-                return Done("created", luca_id, "reply was lost; found by belgeTakipNo, not re-sent")
         if luca_id is None:
+            # Mandatory for documents: Luca would happily post the same invoice twice.
+            recovered = _recover_lost_create(self.invoices, self.luca.find_invoice, plan, state, "belgeTakipNo")
+            if recovered is not None:
+                return recovered
             if self.dry_run:
                 return Done("created", None, "dry run: would post")
             state.create_sent = True
