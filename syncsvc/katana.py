@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -181,6 +182,19 @@ class KatanaClient:
                 break
             page += 1
         return rows, totals
+
+    def list_changed(
+        self, path: str, since: datetime, params: Mapping[str, Any] | None = None, overlap_s: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Records updated since ``since`` (incremental read), tombstones included.
+
+        The window starts ``overlap_s`` earlier: lists are not ordered by update time, so a record
+        changed while an earlier scan paged could otherwise fall between two windows. Deleted
+        records come back with ``deleted_at`` set (Katana moves ``updated_at`` on soft delete).
+        """
+        start = (since - timedelta(seconds=overlap_s)).astimezone(UTC)
+        stamp = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return self.list_all(path, {**dict(params or {}), "updated_at_min": stamp, "include_deleted": "true"})
 
     def get_by_ids(
         self, path: str, ids: Iterable[int], params: Mapping[str, Any] | None = None
