@@ -39,6 +39,7 @@ def build_context(settings: Settings, conn: redis.Redis, reporter: Reporter, dry
         conn, settings.key_prefix, settings.katana_api_key, settings.katana_rate_requests, settings.katana_rate_window_s
     )
     katana = KatanaClient(settings.katana_base_url, settings.katana_api_key, budget, settings.katana_timeout_s)
+    katana.heartbeat = reporter.tick
     luca = LucaClient(settings, conn)
 
     def cache(kind: str) -> IdCache:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 
 import redis
 
@@ -64,8 +65,11 @@ class KatanaBudget:
         self.conn = conn
         self.waited_s = 0.0
 
-    def acquire(self, deadline_s: float = 600.0) -> None:
-        """Wait until a request may be sent; raises TimeoutError after ``deadline_s``."""
+    def acquire(self, deadline_s: float = 600.0, on_wait: Callable[[], None] | None = None) -> None:
+        """Wait until a request may be sent; raises TimeoutError after ``deadline_s``.
+
+        Waits are slept in short slices calling ``on_wait``, so a run waiting out a full window
+        keeps its lock and progress heartbeat alive."""
         started = time.monotonic()
         while True:
             wait_ms = int(
@@ -75,8 +79,11 @@ class KatanaBudget:
                 return
             if time.monotonic() - started + wait_ms / 1000 > deadline_s:
                 raise TimeoutError(f"Katana budget still exhausted after {deadline_s:.0f} s")
-            time.sleep(wait_ms / 1000)
-            self.waited_s += wait_ms / 1000
+            pause = min(wait_ms / 1000, 2.0)
+            time.sleep(pause)
+            self.waited_s += pause
+            if on_wait is not None:
+                on_wait()
 
     def cool_down(self, seconds: float) -> None:
         """The server said 429 + Retry-After: nobody sends before that moment (never shortened)."""

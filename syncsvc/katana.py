@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -79,6 +79,8 @@ class KatanaClient:
         self.http.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
         self.requests_sent = 0
         self.rate_limited = 0
+        # Called between requests and while waiting for budget: keeps the run lock and progress alive.
+        self.heartbeat: Callable[[], None] | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -86,7 +88,9 @@ class KatanaClient:
     # -- one request ---------------------------------------------------------------------------
 
     def _get_once(self, path: str, params: Mapping[str, Any]) -> requests.Response:
-        self.budget.acquire()
+        self.budget.acquire(on_wait=self.heartbeat)
+        if self.heartbeat is not None:
+            self.heartbeat()
         self.requests_sent += 1
         try:
             resp = self.http.get(f"{self.base_url}/{path.lstrip('/')}", params=params, timeout=self.timeout)

@@ -50,3 +50,11 @@ def test_server_cool_down_is_honoured_in_full(redis_conn: redis.Redis) -> None:
     started = time.monotonic()
     budget.acquire()
     assert time.monotonic() - started >= 0.95
+
+
+def test_long_waits_keep_the_heartbeat_alive(redis_conn: redis.Redis) -> None:
+    budget = KatanaBudget(redis_conn, "t", "key-d", limit=1, window_s=3.0, margin_s=0.0)
+    budget.acquire()
+    beats: list[float] = []
+    budget.acquire(on_wait=lambda: beats.append(time.monotonic()))
+    assert len(beats) >= 2  # a 3 s wait is slept in slices, each followed by a heartbeat
