@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=3000)
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--resync", action="store_true", help="profile an unchanged second run (scenario 3)")
     parser.add_argument("--callers", help="also print the callers of functions matching this pattern")
     args = parser.parse_args()
     profiles: list[cProfile.Profile] = []
@@ -48,6 +49,9 @@ def main() -> None:
             luca_base_url=f"{sb.luca_url}/Yetki", history_db=str(Path(tmp) / "h.db"), katana_api_key=infra.KEYS.take(),
         )  # fmt: skip
         conn = redis.Redis.from_url(url)
+        if args.resync:
+            run_sync("PRODUCT", settings=settings, conn=conn, run_id=uuid.uuid4().hex)
+            settings = settings.with_overrides(katana_api_key=infra.KEYS.take())
         main_prof = cProfile.Profile(time.thread_time)  # CPU, not waiting for the GIL
         profiles.append(main_prof)
         threading.setprofile(per_thread)

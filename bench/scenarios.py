@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench import infra
 from bench.ideal import LucaTimes, katana_page_s, luca_log, luca_times, set_katana_latency
