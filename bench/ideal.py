@@ -9,7 +9,7 @@ Katana page's from timing the same pages with a separate API key before the run.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ def luca_log(sb: Sandbox) -> list[dict[str, Any]]:
     return list(sb.admin("luca", "GET", "requests"))
 
 
-def luca_times(entries: list[Mapping[str, Any]], start: float, end: float = float("inf")) -> LucaTimes:
+def luca_times(entries: Sequence[Mapping[str, Any]], start: float, end: float = float("inf")) -> LucaTimes:
     """Split the calls that arrived in [start, end] at the first write."""
     calls = sorted((e for e in entries if start <= float(e["ts"]) <= end), key=lambda e: float(e["ts"]))
     first_write = next((i for i, e in enumerate(calls) if e["action"] in WRITE_ACTIONS), len(calls))

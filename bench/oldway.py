@@ -47,7 +47,7 @@ def card_payloads(sb: Sandbox, count: int) -> list[dict[str, Any]]:
         http.headers["Authorization"] = f"Bearer {OBSERVER_KEY}"
         page = 1
         while len(out) < count:
-            params = {"limit": 250, "page": page, "extend": "product_or_material"}
+            params: dict[str, Any] = {"limit": 250, "page": page, "extend": "product_or_material"}
             rows = http.get(f"{sb.katana_url}/v1/variants", params=params, timeout=60).json()["data"]
             for variant in rows:
                 try:

@@ -59,7 +59,7 @@ def main() -> None:
         main_prof.enable()
         summary = run_sync("PRODUCT", settings=settings, conn=conn, run_id=uuid.uuid4().hex)
         main_prof.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
         conn.close()
     items = summary["total"]
