@@ -147,6 +147,7 @@ def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
         tenant = LucaTenant(units=ctx.luca.units())
         warm = ctx.upserts.cards.warm(ctx.luca.stock_cards())
     items = card_items(variants, ctx.settings, tenant, ctx.conn)
+    ctx.upserts.cards.prefetch(i.key for i in items if i.plan is not None)
     return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(variants), "cacheWarmUp": warm})
 
 
@@ -159,6 +160,7 @@ def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
     items = [
         _safe_map(f"customer:{c.get('id')}", "customer", partial(map_customer, c, ctx.settings)) for c in customers
     ]
+    ctx.upserts.customers.prefetch(i.key for i in items if i.plan is not None)
     return Prepared(items, ctx.upserts.customer, {"katanaCustomers": len(customers), "cacheWarmUp": warm})
 
 
@@ -192,6 +194,7 @@ def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
         for o in orders
     ]
     ensured = _ensure_dependencies(ctx, items, customers, variants, tenant)
+    ctx.upserts.invoices.prefetch(i.key for i in items if i.plan is not None)
     return Prepared(items, ctx.upserts.invoice, {"katanaOrders": len(orders), "cacheWarmUp": warm, "ensured": ensured})
 
 

@@ -37,15 +37,36 @@ class IdCache:
         self.digest_key = f"{self.key}:digest"
         self.meta_key = f"{self.key}:meta"
         self.ttl_s = ttl_s
+        # code -> (id, digest) read in bulk right after the warm-up; each entry serves one lookup.
+        self._prefetched: dict[str, tuple[int | None, str | None]] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
     def lookup(self, code: str) -> tuple[int | None, str | None]:
+        hit = self._prefetched.pop(code, None)  # atomic: each pool thread takes its own item's entry
+        if hit is not None:
+            return hit
         pipe = self.conn.pipeline(transaction=False)
         pipe.hget(self.key, code)
         pipe.hget(self.digest_key, code)
         raw_id, raw_digest = pipe.execute()
         return (int(raw_id) if raw_id else None, as_str(raw_digest) if raw_digest else None)
+
+    def prefetch(self, codes: Iterable[str], chunk: int = 1000) -> None:
+        """Read ids and digests of ``codes`` in bulk for the first ``lookup`` of each.
+
+        A round trip per item was the largest cost of an unchanged re-sync. The snapshot is only as
+        old as the warm-up it follows, and it is used once: a retried item reads Redis again. A card
+        created meanwhile by another run is met by Luca's duplicate guard (adopt), as before."""
+        codes = list(dict.fromkeys(codes))
+        for start in range(0, len(codes), chunk):
+            part = codes[start : start + chunk]
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.hmget(self.key, part)
+            pipe.hmget(self.digest_key, part)
+            ids, digests = pipe.execute()
+            for code, raw_id, raw_digest in zip(part, ids, digests, strict=True):
+                self._prefetched[code] = (int(raw_id) if raw_id else None, as_str(raw_digest) if raw_digest else None)
 
     def ids(self, codes: Iterable[str]) -> dict[str, int]:
         codes = list(codes)

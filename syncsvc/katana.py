@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from syncsvc.budget import KatanaBudget
 from syncsvc.errors import RateLimited, RunAborted, TransientError
+from syncsvc.netutil import pinned_session
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class KatanaClient:
         self.base_url = base_url.rstrip("/")
         self.budget = budget
         self.timeout = (3.05, timeout_s)
-        self.http = requests.Session()
+        self.http = pinned_session(self.base_url)
         self.http.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=pool))
         self.http.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
         self.requests_sent = 0

@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from syncsvc.errors import BusinessError, ConfigError, RunAborted, SessionExpired, SessionLost, TransientError
 from syncsvc.luca_protocol import classify
 from syncsvc.luca_session import LucaSession, SessionStore
+from syncsvc.netutil import pinned_session
 from syncsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class LucaClient:
         self.settings = settings
         self.base_url = settings.luca_base_url.rstrip("/")
         self.timeout = (settings.luca_connect_timeout_s, settings.luca_timeout_s)
-        self.http = requests.Session()
+        self.http = pinned_session(self.base_url)
         self.http.cookies.set_policy(_NoCookies())
         self.http.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=settings.pool_size * 2 + 4))
         self.sessions = SessionStore(conn, settings.key_prefix)
