@@ -3,14 +3,15 @@
 The rules (DESIGN §4): the cache (warmed from Luca at the start of the run) says whether the
 record exists; "already exists" from Luca means adopt; after an attempt whose create may have
 been committed (``state.create_sent``) the record is looked up by its natural key before any new
-create. Documents (invoices) have no server-side duplicate guard, so for them that look-up is the
-only thing standing between a lost reply and a double-posted invoice.
+create. Creates of one key are serialised across runs and hosts (:meth:`IdCache.creating`), because
+Luca has no uniqueness guard for cari and invoices and two sync types may need the same record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from jobs.engine import Done, ItemState
 from syncsvc.cache import IdCache
@@ -19,18 +20,44 @@ from syncsvc.luca import LucaClient
 from syncsvc.mapping import Plan
 
 
-def _recover_lost_create(
-    cache: IdCache, find: Callable[[str], int | None], plan: Plan, state: ItemState, key_name: str
-) -> Done | None:
+@dataclass(frozen=True)
+class Kind:
+    """How one record kind is found and created in Luca."""
+
+    cache: IdCache
+    find: Callable[[str], int | None]
+    create: Callable[[Any], int]
+    key_name: str
+
+
+def _recover_lost_create(kind: Kind, plan: Plan, state: ItemState) -> Done | None:
     """After an attempt whose create may have been committed, look the record up by its natural
     key before anything is sent again. Found = our create went through; record it, don't resend."""
     if not state.create_sent:
         return None
-    luca_id = find(plan.key)
+    luca_id = kind.find(plan.key)
     if luca_id is None:
         return None
-    cache.put(plan.key, luca_id, plan.digest)
-    return Done("created", luca_id, f"reply was lost; found by {key_name}, not re-sent")
+    kind.cache.put(plan.key, luca_id, plan.digest)
+    return Done("created", luca_id, f"reply was lost; found by {kind.key_name}, not re-sent")
+
+
+def _create(kind: Kind, plan: Plan, state: ItemState, owner: str) -> tuple[Done | None, int | None, str | None]:
+    """Create the record unless somebody already has. Returns (done, existing id, its digest):
+    ``done`` when we created it, else the record found meanwhile (digest None = content unknown)."""
+    with kind.cache.creating(plan.key, owner) as claim:
+        luca_id, digest = kind.cache.fresh(plan.key)  # a concurrent run caches before releasing
+        if luca_id is None and claim.must_look_up:
+            luca_id, digest = kind.find(plan.key), None
+        if luca_id is not None:
+            claim.recorded()
+            return None, luca_id, digest
+        claim.sending()
+        state.create_sent = True
+        new_id = kind.create(plan.payload)
+        kind.cache.put(plan.key, new_id, plan.digest)
+        claim.recorded()
+        return Done("created", new_id), None, None
 
 
 @dataclass
@@ -40,24 +67,36 @@ class Upserts:
     customers: IdCache
     invoices: IdCache
     dry_run: bool = False
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.card_kind = Kind(self.cards, self.luca.find_stock_card, self.luca.create_stock_card, "code")
+        self.customer_kind = Kind(self.customers, self.luca.find_customer, self.luca.create_customer, "code")
+        self.invoice_kind = Kind(self.invoices, self.luca.find_invoice, self.luca.create_invoice, "belgeTakipNo")
+
+    def _existing_or_create(
+        self, kind: Kind, plan: Plan, state: ItemState
+    ) -> tuple[Done | None, int | None, str | None]:
+        luca_id, digest = kind.cache.lookup(plan.key)
+        if luca_id is not None:
+            return None, luca_id, digest
+        recovered = _recover_lost_create(kind, plan, state)
+        if recovered is not None:
+            return recovered, None, None
+        if self.dry_run:
+            return Done("created", None, "dry run: would create"), None, None
+        return _create(kind, plan, state, self.run_id)
 
     # -- stock cards (create or update) ----------------------------------------------------
 
     def stock_card(self, plan: Plan, state: ItemState) -> Done:
-        luca_id, known_digest = self.cards.lookup(plan.key)
-        if luca_id is None:
-            recovered = _recover_lost_create(self.cards, self.luca.find_stock_card, plan, state, "code")
-            if recovered is not None:
-                return recovered
-            if self.dry_run:
-                return Done("created", None, "dry run: would create")
-            state.create_sent = True
-            try:
-                new_id = self.luca.create_stock_card(plan.payload)
-            except AlreadyExists:
-                return self._adopt_card(plan)
-            self.cards.put(plan.key, new_id, plan.digest)
-            return Done("created", new_id)
+        try:
+            done, luca_id, known_digest = self._existing_or_create(self.card_kind, plan, state)
+        except AlreadyExists:
+            return self._adopt_card(plan)
+        if done is not None:
+            return done
+        assert luca_id is not None
         if known_digest == plan.digest:
             return Done("skipped", luca_id)
         if self.dry_run:
@@ -69,6 +108,9 @@ class Upserts:
         return Done("updated" if known_digest else "adopted", luca_id)
 
     def _adopt_card(self, plan: Plan) -> Done:
+        luca_id, digest = self.cards.fresh(plan.key)
+        if luca_id is not None and digest == plan.digest:
+            return Done("adopted", luca_id, "created meanwhile by another run, same content")
         found = self.luca.find_stock_card(plan.key)
         if found is None:
             raise TransientError(f"Luca says code {plan.key} is taken but does not list it")
@@ -79,24 +121,19 @@ class Upserts:
     # -- customers (create only: Luca offers no cari update) --------------------------------
 
     def customer(self, plan: Plan, state: ItemState) -> Done:
-        luca_id, known_digest = self.customers.lookup(plan.key)
-        if luca_id is None:
-            recovered = _recover_lost_create(self.customers, self.luca.find_customer, plan, state, "code")
-            if recovered is not None:
-                return recovered
-            if self.dry_run:
-                return Done("created", None, "dry run: would create")
-            state.create_sent = True
-            try:
-                new_id = self.luca.create_customer(plan.payload)
-            except AlreadyExists:
-                found = self.luca.find_customer(plan.key)
-                if found is None:
-                    raise TransientError(f"Luca says cari {plan.key} exists but does not list it") from None
-                self.customers.put(plan.key, found, plan.digest)
-                return Done("adopted", found)
-            self.customers.put(plan.key, new_id, plan.digest)
-            return Done("created", new_id, plan.label if plan.label.startswith("no tax id") else None)
+        try:
+            done, luca_id, known_digest = self._existing_or_create(self.customer_kind, plan, state)
+        except AlreadyExists:  # only with the tenant's optional cari-code guard
+            found = self.luca.find_customer(plan.key)
+            if found is None:
+                raise TransientError(f"Luca says cari {plan.key} exists but does not list it") from None
+            self.customers.put(plan.key, found, plan.digest)
+            return Done("adopted", found)
+        if done is not None:
+            if done.outcome == "created" and plan.label.startswith("no tax id"):
+                return Done(done.outcome, done.luca_id, done.message or plan.label)
+            return done
+        assert luca_id is not None
         if known_digest is None:
             if not self.dry_run:
                 self.customers.put(plan.key, luca_id, plan.digest)
@@ -108,18 +145,12 @@ class Upserts:
     # -- invoices (documents: immutable once posted, no server-side de-dup) ------------------
 
     def invoice(self, plan: Plan, state: ItemState) -> Done:
-        luca_id, known_digest = self.invoices.lookup(plan.key)
-        if luca_id is None:
-            # Mandatory for documents: Luca would happily post the same invoice twice.
-            recovered = _recover_lost_create(self.invoices, self.luca.find_invoice, plan, state, "belgeTakipNo")
-            if recovered is not None:
-                return recovered
-            if self.dry_run:
-                return Done("created", None, "dry run: would post")
-            state.create_sent = True
-            new_id = self.luca.create_invoice(plan.payload)
-            self.invoices.put(plan.key, new_id, plan.digest)
-            return Done("created", new_id)
+        # Lost replies are looked up by belgeTakipNo before any resend: mandatory for documents,
+        # which Luca would happily post twice.
+        done, luca_id, known_digest = self._existing_or_create(self.invoice_kind, plan, state)
+        if done is not None:
+            return done
+        assert luca_id is not None
         if known_digest is None:
             if not self.dry_run:
                 self.invoices.put(plan.key, luca_id, plan.digest)

@@ -11,20 +11,40 @@ after exactly that), and aborts the run.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from syncsvc.errors import RunAborted
+from syncsvc.errors import RunAborted, TransientError
 
 KINDS = ("stockcard", "customer", "invoice")
+CLAIM_TTL_S = 120.0  # longer than one create can take (client timeout x session heals)
+PENDING_TTL_S = 7 * 24 * 3600  # as long as the cache: after that the warm-up knows better
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
 
 
 def as_str(value: bytes | str) -> str:
     """Redis replies are bytes unless the client decodes; accept both."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CreateClaim:
+    """The right to create one record; see :meth:`IdCache.creating`."""
+
+    def __init__(self, conn: redis.Redis, pending_key: str) -> None:
+        self.conn = conn
+        self.pending_key = pending_key
+        self.must_look_up = False  # someone else held it, or a create may be unrecorded
+
+    def sending(self) -> None:
+        self.conn.set(self.pending_key, 1, ex=PENDING_TTL_S)
+
+    def recorded(self) -> None:
+        self.conn.delete(self.pending_key)
 
 
 class IdCache:
@@ -51,6 +71,44 @@ class IdCache:
         pipe.hget(self.digest_key, code)
         raw_id, raw_digest = pipe.execute()
         return (int(raw_id) if raw_id else None, as_str(raw_digest) if raw_digest else None)
+
+    def fresh(self, code: str) -> tuple[int | None, str | None]:
+        """Read Redis now, bypassing the prefetched snapshot."""
+        self._prefetched.pop(code, None)
+        return self.lookup(code)
+
+    @contextmanager
+    def creating(self, code: str, owner: str = "", wait_s: float = 150.0) -> Iterator[CreateClaim]:
+        """Hold the right to create ``code`` across every run, thread and host.
+
+        Luca has no uniqueness guard for cari and invoices, and different sync types may need the
+        same record at once (a CUSTOMER run and an INVOICE run's dependencies): both would see it
+        missing and both create it. The claim expires if its holder dies; a pending marker, set
+        just before the create is sent and cleared once the id is cached, tells the next holder
+        that a create may have been committed without being recorded.
+
+        ``owner`` is the run id: RQ retries a killed job under the same id, and that retry takes
+        over the claims its dead attempt left (looking the records up first) instead of waiting.
+        """
+        key = f"{self.key}:creating:{code}"
+        token = f"{owner}:{uuid.uuid4().hex}"
+        contended = False
+        deadline = time.monotonic() + wait_s
+        while not self.conn.set(key, token, nx=True, px=int(CLAIM_TTL_S * 1000)):
+            contended = True
+            held = self.conn.get(key)
+            if owner and held is not None and as_str(held).startswith(f"{owner}:"):
+                self.conn.set(key, token, px=int(CLAIM_TTL_S * 1000))  # our own dead attempt's claim
+                break
+            if time.monotonic() > deadline:
+                raise TransientError(f"another run has been creating {self.kind} {code} for {wait_s:.0f} s")
+            time.sleep(0.05)
+        claim = CreateClaim(self.conn, f"{self.key}:pending:{code}")
+        claim.must_look_up = contended or bool(self.conn.exists(claim.pending_key))
+        try:
+            yield claim
+        finally:
+            self.conn.eval(_RELEASE, 1, key, token)
 
     def prefetch(self, codes: Iterable[str], chunk: int = 1000) -> None:
         """Read ids and digests of ``codes`` in bulk for the first ``lookup`` of each.

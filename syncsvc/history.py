@@ -9,8 +9,10 @@ RQ retry of the same job re-records its items instead of duplicating them.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +43,20 @@ class ItemRecord:
     finished_at: str = ""
 
 
+def _enable_wal(conn: sqlite3.Connection, tries: int = 50) -> None:
+    """Switch to WAL (several worker processes write at once). The switch needs a moment of
+    exclusive access and SQLite does not apply the busy timeout to it: two workers opening a new
+    database together get "database is locked" at once, so retry briefly."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05 + random.random() * 0.05)
+
+
 class History:
     """Thin store over one SQLite file. Safe to share between threads of one process."""
 
@@ -49,9 +65,9 @@ class History:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
+        _enable_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.Lock()
         self._ensure_schema()

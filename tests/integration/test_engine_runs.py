@@ -80,3 +80,29 @@ def test_rerun_after_a_crash_halfway_finishes_the_rest_without_duplicates(
     runs, total = history.list_runs()
     assert total == 1 and runs[0]["status"] == "finished"  # one run, its items recorded once
     history.close()
+
+
+def test_customer_and_invoice_runs_at_once_create_each_cari_once(
+    sandbox: Sandbox, redis_url: str, tmp_path: Path
+) -> None:
+    # Luca has no uniqueness guard for cari: without per-key creation claims, the CUSTOMER run and
+    # the INVOICE run's dependency step both see a customer missing and both create it.
+    import threading
+
+    settings = engine_settings(sandbox, redis_url, tmp_path)
+    sandbox.admin("luca", "POST", "faults", {"latency_ms": 30, "jitter_ms": 20, "faults": {}})
+    results: dict[str, dict[str, object]] = {}
+
+    def sync(sync_type: str) -> None:
+        results[sync_type] = run(settings, sync_type)
+
+    threads = [threading.Thread(target=sync, args=(t,)) for t in ("CUSTOMER", "INVOICE")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(results) == {"CUSTOMER", "INVOICE"}
+    state = luca_state(sandbox)
+    assert state["customers"]["duplicate_codes"] == []
+    codes = [r["kartKod"] for r in luca_records(sandbox, "customers")]
+    assert len(codes) == len(set(codes)) > 0
