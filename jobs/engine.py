@@ -70,6 +70,14 @@ class Done:
 Handler = Callable[[Plan, ItemState], Done]
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished engine run keeps: outcome counts and the failed items' records."""
+
+    counts: dict[str, int]
+    failed: dict[str, ItemRecord]
+
+
 class Counters:
     """Thread-safe outcome counts (pool threads report, the main thread reads)."""
 
@@ -197,17 +205,26 @@ class Engine:
         self.recorder = recorder
         self.stop = threading.Event()
 
-    def run(self, items: list[Item], handler: Handler) -> dict[str, ItemRecord]:
-        """Process every item; returns the final record per item key."""
+    def run(self, items: list[Item], handler: Handler) -> RunResult:
+        """Process every item. Every outcome goes to the recorder (history) as it happens; only the
+        counts and the failures are kept here, so memory doesn't grow with successful items."""
         counters = Counters(len(items))
         self.reporter.counters = counters
-        final: dict[str, ItemRecord] = {}
+        failed: dict[str, ItemRecord] = {}
+        settled: set[str] = set()
+
+        def settle(item: Item, record: ItemRecord) -> None:
+            settled.add(item.key)
+            counters.add(record.outcome)
+            self.recorder.add(record)
+            if record.outcome == "failed":
+                failed[item.key] = record
+            else:
+                failed.pop(item.key, None)
+
         for item in items:
             if item.plan is None:
-                err = item.error or PermanentError("item could not be mapped")
-                final[item.key] = _record(item, None, err)
-                counters.add("failed")
-                self.recorder.add(final[item.key])
+                settle(item, _record(item, None, item.error or PermanentError("item could not be mapped")))
         pending = [i for i in items if i.plan is not None]
         batches = (len(pending) + self.settings.batch_size - 1) // self.settings.batch_size
         self.reporter.set_phase(self.reporter.phase, batches=batches)
@@ -222,25 +239,21 @@ class Engine:
                 time.sleep(pause)
                 for _item in pending:  # their failed outcome is replaced by this round's
                     counters.undo("failed")
-            outcomes, abort = self._round(pending, handler, counters)
-            final.update(outcomes)
-            pending = [i for i in pending if i.key in outcomes and outcomes[i.key].error_class in _RETRYABLE]
+            abort = self._round(pending, handler, settle)
+            pending = [i for i in pending if i.key in failed and failed[i.key].error_class in _RETRYABLE]
         if abort is not None:
             for item in items:
-                if item.key not in final:
-                    final[item.key] = _record(item, None, RunAborted(f"not attempted: run aborted ({abort})"))
-                    counters.add("failed")
-                    self.recorder.add(final[item.key])
+                if item.key not in settled:
+                    settle(item, _record(item, None, RunAborted(f"not attempted: run aborted ({abort})")))
         self.recorder.flush()
         self.reporter.tick(force=True)
         if abort is not None:
             raise abort
-        return final
+        return RunResult(counters.snapshot(), failed)
 
     def _round(
-        self, items: list[Item], handler: Handler, counters: Counters
-    ) -> tuple[dict[str, ItemRecord], BaseException | None]:
-        outcomes: dict[str, ItemRecord] = {}
+        self, items: list[Item], handler: Handler, settle: Callable[[Item, ItemRecord], None]
+    ) -> BaseException | None:
         abort: BaseException | None = None
         in_flight: dict[Future[Done], Item] = {}
         queue = iter(items)
@@ -259,15 +272,12 @@ class Engine:
                 for future in done:
                     item = in_flight.pop(future)
                     exc = future.exception()
-                    if isinstance(exc, RunAborted | ConfigError) and abort is None:
-                        abort = exc
-                        self.stop.set()  # other threads finish their current call and stop
                     if isinstance(exc, RunAborted | ConfigError):
+                        if abort is None:
+                            abort = exc
+                            self.stop.set()  # other threads finish their current call and stop
                         continue  # recorded by run() as not attempted
-                    record = _record(item, None if exc else future.result(), exc)
-                    outcomes[item.key] = record
-                    counters.add(record.outcome)
-                    self.recorder.add(record)
+                    settle(item, _record(item, None if exc else future.result(), exc))
                 self.reporter.tick()
         except BaseException as exc:
             # Job timeout (raised in this thread by RQ) or interrupt: don't wait for the queue.
@@ -276,7 +286,7 @@ class Engine:
             self.recorder.flush()
             raise exc
         pool.shutdown(wait=True)
-        return outcomes, abort
+        return abort
 
 
 def _subclasses(cls: type) -> list[type]:

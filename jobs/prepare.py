@@ -22,7 +22,6 @@ from jobs.handlers import Upserts
 from syncsvc.cache import as_str
 from syncsvc.codes import canonical_code
 from syncsvc.errors import ConflictError, MappingError, PermanentError, RunAborted, SyncError, TransientError
-from syncsvc.history import ItemRecord
 from syncsvc.katana import KatanaClient
 from syncsvc.luca import LucaClient
 from syncsvc.mapping import LucaTenant, Plan, customer_code, map_customer, map_invoice, map_stock_card
@@ -68,31 +67,36 @@ def _conflicts_key(settings: Settings) -> str:
     return settings.redis_key("luca", "stockcard", "conflicts")
 
 
-def card_items(
-    variants: Iterable[Mapping[str, Any]], settings: Settings, tenant: LucaTenant, conn: redis.Redis | None = None
+def card_item(variant: Mapping[str, Any], settings: Settings, tenant: LucaTenant) -> Item:
+    key = f"variant:{variant.get('id') if isinstance(variant, Mapping) else '?'}"
+    return _safe_map(key, "stock_card", partial(map_stock_card, variant, settings, tenant))
+
+
+def reject_conflicts(
+    items: Iterable[Item],
+    sku_of: Mapping[Any, Any],
+    settings: Settings,
+    conn: redis.Redis | None = None,
+    whole_catalogue: bool = False,
 ) -> list[Item]:
-    """Map variants to stock-card items; SKUs that canonicalise to one code all fail (no merge)."""
-    variants = list(variants)
-    sku_of = {v.get("id"): v.get("sku") for v in variants if isinstance(v, Mapping)}
-    items = [
-        _safe_map(
-            f"variant:{v.get('id') if isinstance(v, Mapping) else '?'}",
-            "stock_card",
-            partial(map_stock_card, v, settings, tenant),
-        )
-        for v in variants
-    ]
+    """SKUs that canonicalise to one code all fail (never a silent merge).
+
+    Conflicts are remembered in Redis for runs that see only part of the catalogue (an INVOICE
+    run's dependencies). A run over the whole catalogue knows them all, so it replaces the set:
+    once the SKUs are made distinct in Katana the codes are free again.
+    """
+    items = list(items)
     by_code: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         if item.plan is not None:
             by_code[item.key].append(item)
-    known_conflicts: set[str] = set()
-    if conn is not None:
-        known_conflicts = {as_str(c) for c in conn.smembers(_conflicts_key(settings))}
+    known: set[str] = set()
+    if conn is not None and not whole_catalogue:
+        known = {as_str(c) for c in conn.smembers(_conflicts_key(settings))}
     out: list[Item] = [i for i in items if i.plan is None]
-    new_conflicts: list[str] = []
+    conflicts: list[str] = []
     for code, group in by_code.items():
-        if len(group) == 1 and code not in known_conflicts:
+        if len(group) == 1 and code not in known:
             out.append(group[0])
             continue
         skus = sorted(f"{sku_of.get(g.plan.source_id)!r} (variant {g.plan.source_id})" for g in group if g.plan)
@@ -101,16 +105,27 @@ def card_items(
             if len(group) > 1
             else f"Luca code {code!r} is shared by several Katana SKUs (see the PRODUCT run)"
         )
-        new_conflicts.append(code)
+        conflicts.append(code)
         for g in group:
-            out.append(
-                Item(
-                    key=f"variant:{g.plan.source_id if g.plan else '?'}", kind="stock_card", error=ConflictError(reason)
-                )
-            )
-    if conn is not None and new_conflicts:
-        conn.sadd(_conflicts_key(settings), *new_conflicts)
+            source = g.plan.source_id if g.plan else "?"
+            out.append(Item(key=f"variant:{source}", kind="stock_card", error=ConflictError(reason)))
+    if conn is not None:
+        pipe = conn.pipeline(transaction=True)
+        if whole_catalogue:
+            pipe.delete(_conflicts_key(settings))
+        if conflicts:
+            pipe.sadd(_conflicts_key(settings), *conflicts)
+        pipe.execute()
     return out
+
+
+def card_items(
+    variants: Iterable[Mapping[str, Any]], settings: Settings, tenant: LucaTenant, conn: redis.Redis | None = None
+) -> list[Item]:
+    """Map variants to stock-card items, conflicts rejected."""
+    variants = list(variants)
+    sku_of = {v.get("id"): v.get("sku") for v in variants if isinstance(v, Mapping)}
+    return reject_conflicts((card_item(v, settings, tenant) for v in variants), sku_of, settings, conn)
 
 
 def _flatten_services(services: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -138,17 +153,30 @@ def warming(ctx: RunContext) -> Iterator[None]:
 
 
 def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
-    ctx.reporter.set_phase("fetching")
-    variants = ctx.katana.list_all("variants", {"extend": "product_or_material"}, max_items=limit)
-    if limit is None or len(variants) < limit:
-        variants += _flatten_services(ctx.katana.list_all("services"))
-    variants = [v for v in variants if not v.get("deleted_at")][:limit]
     with warming(ctx):
         tenant = LucaTenant(units=ctx.luca.units())
+    ctx.reporter.set_phase("fetching")
+    # Each page is mapped as it arrives and its raw rows dropped: the engine needs the plans, not
+    # Katana's JSON (which is twice their size).
+    mapped: dict[Any, Item] = {}
+    sku_of: dict[Any, Any] = {}
+
+    def take(page: list[dict[str, Any]]) -> None:
+        for variant in page:
+            vid = variant.get("id")
+            if variant.get("deleted_at") or (limit is not None and len(mapped) >= limit and vid not in mapped):
+                continue
+            sku_of[vid] = variant.get("sku")
+            mapped[vid] = card_item(variant, ctx.settings, tenant)
+
+    ctx.katana.scan("variants", {"extend": "product_or_material"}, on_page=take, max_items=limit)
+    if limit is None or len(mapped) < limit:
+        ctx.katana.scan("services", on_page=lambda page: take(_flatten_services(page)))
+    items = reject_conflicts(mapped.values(), sku_of, ctx.settings, ctx.conn, whole_catalogue=limit is None)
+    with warming(ctx):
         warm = ctx.upserts.cards.warm(ctx.luca.stock_cards())
-    items = card_items(variants, ctx.settings, tenant, ctx.conn)
     ctx.upserts.cards.prefetch(i.key for i in items if i.plan is not None)
-    return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(variants), "cacheWarmUp": warm})
+    return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(mapped), "cacheWarmUp": warm})
 
 
 def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
@@ -247,16 +275,14 @@ def _ensure_dependencies(
             summary[kind] = {}
             continue
         ctx.reporter.set_phase(f"ensuring {kind}")
-        collected: list[ItemRecord] = []
-        engine = Engine(s, ctx.reporter, Recorder(collected.extend, s.batch_size))
-        results = engine.run(dep_items, handler)
-        counts: dict[str, int] = defaultdict(int)
-        for record in results.values():
-            counts[record.outcome] += 1
-        summary[kind] = dict(counts)
+        # Dependencies are not items of this run: their counts go to the summary, failures to the
+        # invoices that needed them.
+        engine = Engine(s, ctx.reporter, Recorder(lambda _rows: None, s.batch_size))
+        result = engine.run(dep_items, handler)
+        summary[kind] = {k: n for k, n in result.counts.items() if k not in ("total", "processed") and n}
         for code, item in [(i.key, i) for i in dep_items] if kind == "customers" else card_by_code.items():
-            found = results.get(item.key)
-            if found is not None and found.outcome == "failed":
+            found = result.failed.get(item.key)
+            if found is not None:
                 failures[code] = f"{found.error_class}: {found.message}"
 
     for item in items:

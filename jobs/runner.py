@@ -75,14 +75,11 @@ def run_sync(
         prepared = prepare(ctx, limit)
         reporter.set_phase("syncing")
         recorder = Recorder(lambda rows: history.record_items(run_id, rows), settings.batch_size)
-        records = Engine(settings, reporter, recorder).run(prepared.items, prepared.handler)
-        counts = {"total": len(records), **{o: 0 for o in OUTCOMES}}
-        for record in records.values():
-            counts[record.outcome] += 1
+        result = Engine(settings, reporter, recorder).run(prepared.items, prepared.handler)
+        counts = {k: result.counts[k] for k in ("total", *OUTCOMES)}
         failures = [
             {"key": r.item_key, "errorClass": r.error_class, "message": r.message}
-            for r in sorted(records.values(), key=lambda r: r.item_key)
-            if r.outcome == "failed"
+            for r in sorted(result.failed.values(), key=lambda r: r.item_key)
         ]
         summary: dict[str, Any] = {
             "runId": run_id,

@@ -135,35 +135,48 @@ class KatanaClient:
 
     # -- lists ---------------------------------------------------------------------------------
 
-    def list_all(
-        self, path: str, params: Mapping[str, Any] | None = None, max_items: int | None = None, scans: int = 3
-    ) -> list[dict[str, Any]]:
-        """Every record of a list endpoint, paged to the end.
+    def scan(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        on_page: Callable[[list[dict[str, Any]]], None],
+        max_items: int | None = None,
+        scans: int = 3,
+    ) -> int:
+        """Stream every record of a list endpoint to ``on_page``, one page at a time, so a caller
+        can map and drop raw rows as they arrive. Returns the number of distinct records.
 
         Lists are newest-first and can't be sorted by update time, so a record created or deleted
         mid-scan shifts the pages. When the reported total changes between pages or the scan saw
-        fewer distinct records than the total, the scan is repeated (de-duplicated by id).
+        fewer distinct records than the total, the scan is repeated: ``on_page`` then sees records
+        again and must be idempotent by id.
         """
-        for scan in range(1, scans + 1):
-            rows, totals = self._scan(path, dict(params or {}), max_items)
-            unique = list({row.get("id", i): row for i, row in enumerate(rows)}.values())
-            if max_items is not None:
-                return unique[:max_items]
-            stable = len(set(totals)) <= 1 and (not totals or len(unique) >= totals[-1])
-            if stable:
-                return unique
-            log.warning(
-                "Katana %s changed while paging (totals %s, got %d); rescanning (%d/%d)",
-                path,
-                totals,
-                len(unique),
-                scan,
-                scans,
-            )
+        for attempt in range(1, scans + 1):
+            ids, totals = self._scan(path, dict(params or {}), max_items, on_page)
+            if max_items is not None or (len(set(totals)) <= 1 and (not totals or len(ids) >= totals[-1])):
+                return len(ids)
+            log.warning("Katana %s changed while paging (totals %s, got %d); rescanning (%d/%d)",
+                        path, totals, len(ids), attempt, scans)  # fmt: skip
         raise RunAborted(f"Katana {path} kept changing while paging; try again later")
 
-    def _scan(self, path: str, params: dict[str, Any], max_items: int | None) -> tuple[list[dict[str, Any]], list[int]]:
-        rows: list[dict[str, Any]] = []
+    def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, max_items: int | None = None, scans: int = 3
+    ) -> list[dict[str, Any]]:
+        """Every record of a list endpoint, paged to the end (de-duplicated by id)."""
+        rows: dict[Any, dict[str, Any]] = {}
+
+        def keep(page: list[dict[str, Any]]) -> None:
+            for row in page:
+                rows[row.get("id", ("no-id", len(rows)))] = row
+
+        self.scan(path, params, on_page=keep, max_items=max_items, scans=scans)
+        return list(rows.values())[:max_items]
+
+    def _scan(
+        self, path: str, params: dict[str, Any], max_items: int | None, on_page: Callable[[list[dict[str, Any]]], None]
+    ) -> tuple[set[Any], list[int]]:
+        ids: set[Any] = set()
         totals: list[int] = []
         page = 1
         while True:
@@ -174,11 +187,13 @@ class KatanaClient:
                     raise TypeError("data is not a list")
             except (ValueError, KeyError, TypeError) as exc:
                 raise RunAborted(f"Katana {path} page {page}: unexpected body ({exc})") from exc
-            rows.extend(r for r in data if isinstance(r, dict))
+            rows = [r for r in data if isinstance(r, dict)]
+            ids.update(r.get("id", ("no-id", page, i)) for i, r in enumerate(rows))
+            on_page(rows)
             meta = _pagination(resp)
             if isinstance(meta.get("total_records"), int):
                 totals.append(meta["total_records"])
-            if max_items is not None and len(rows) >= max_items:
+            if max_items is not None and len(ids) >= max_items:
                 break
             if meta.get("last_page") is True or len(data) < PAGE_SIZE:
                 break
@@ -186,7 +201,7 @@ class KatanaClient:
             if isinstance(total_pages, int) and page >= total_pages:
                 break
             page += 1
-        return rows, totals
+        return ids, totals
 
     def list_changed(
         self, path: str, since: datetime, params: Mapping[str, Any] | None = None, overlap_s: float = 60.0

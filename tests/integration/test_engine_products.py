@@ -85,3 +85,21 @@ def test_nothing_is_ever_written_to_katana(sandbox: Sandbox, redis_url: str, tmp
     run(settings, "INVOICE", limit=5)
     methods = {r["method"] for r in sandbox.admin("katana", "GET", "requests")["requests"]}
     assert methods == {"GET"}
+
+
+def test_a_conflict_fixed_in_katana_syncs_on_the_next_run(sandbox: Sandbox, redis_url: str, tmp_path: Path) -> None:
+    settings = engine_settings(sandbox, redis_url, tmp_path)
+    by_code: dict[str, list[dict[str, object]]] = {}
+    for v in katana_list(sandbox, "variants"):
+        try:
+            by_code.setdefault(canonical_code(v.get("sku")), []).append(v)
+        except Exception:  # noqa: BLE001 - null SKUs are not part of this test
+            continue
+    code, pair = next((c, vs) for c, vs in by_code.items() if len(vs) == 2)
+    run(settings, "PRODUCT")
+    assert code not in {r["kartKodu"] for r in luca_records(sandbox, "stock_cards")}
+    sandbox.admin("katana", "PATCH", f"variants/{pair[0]['id']}", {"sku": f"{pair[0]['sku']}-FIXED"})
+    second = run(settings, "PRODUCT")
+    held = {r["kartKodu"] for r in luca_records(sandbox, "stock_cards")}
+    assert code in held and canonical_code(f"{pair[0]['sku']}-FIXED") in held
+    assert second["created"] == 2
