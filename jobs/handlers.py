@@ -46,17 +46,16 @@ def _create(kind: Kind, plan: Plan, state: ItemState, owner: str) -> tuple[Done 
     """Create the record unless somebody already has. Returns (done, existing id, its digest):
     ``done`` when we created it, else the record found meanwhile (digest None = content unknown)."""
     with kind.cache.creating(plan.key, owner) as claim:
-        luca_id, digest = kind.cache.fresh(plan.key)  # a concurrent run caches before releasing
-        if luca_id is None and claim.must_look_up:
-            luca_id, digest = kind.find(plan.key), None
-        if luca_id is not None:
-            claim.recorded()
-            return None, luca_id, digest
-        claim.sending()
+        if claim.luca_id is not None:  # created meanwhile by another run, which cached it
+            return None, claim.luca_id, claim.digest
+        if claim.must_look_up:
+            found = kind.find(plan.key)
+            if found is not None:
+                claim.record(found, None)
+                return None, found, None
         state.create_sent = True
         new_id = kind.create(plan.payload)
-        kind.cache.put(plan.key, new_id, plan.digest)
-        claim.recorded()
+        claim.record(new_id, plan.digest)
         return Done("created", new_id), None, None
 
 

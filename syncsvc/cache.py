@@ -24,7 +24,28 @@ from syncsvc.errors import RunAborted, TransientError
 KINDS = ("stockcard", "customer", "invoice")
 CLAIM_TTL_S = 120.0  # longer than one create can take (client timeout x session heals)
 PENDING_TTL_S = 7 * 24 * 3600  # as long as the cache: after that the warm-up knows better
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+# KEYS: claim, pending marker, id hash, digest hash. ARGV: token, owner prefix, claim ms, pending s, code.
+_ACQUIRE = """
+local held = redis.call('GET', KEYS[1])
+local interrupted = redis.call('EXISTS', KEYS[2])
+if held then
+  if ARGV[2] == '' or string.sub(held, 1, string.len(ARGV[2])) ~= ARGV[2] then return {0} end
+  interrupted = 1  -- our own dead attempt's claim: take it over, but look up first
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+return {1, interrupted, redis.call('HGET', KEYS[3], ARGV[5]) or '', redis.call('HGET', KEYS[4], ARGV[5]) or ''}
+"""
+# KEYS: as above. ARGV: token, code, id or '', digest or '', cache ttl, outcome known (1/0).
+_RELEASE = """
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]); redis.call('EXPIRE', KEYS[3], ARGV[5])
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[4]); redis.call('EXPIRE', KEYS[4], ARGV[5]) end
+end
+if ARGV[6] == '1' then redis.call('DEL', KEYS[2]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
 
 
 def as_str(value: bytes | str) -> str:
@@ -33,18 +54,18 @@ def as_str(value: bytes | str) -> str:
 
 
 class CreateClaim:
-    """The right to create one record; see :meth:`IdCache.creating`."""
+    """The right to create one record (see :meth:`IdCache.creating`), with what Redis held for
+    it at the moment the claim was taken."""
 
-    def __init__(self, conn: redis.Redis, pending_key: str) -> None:
-        self.conn = conn
-        self.pending_key = pending_key
-        self.must_look_up = False  # someone else held it, or a create may be unrecorded
+    def __init__(self, luca_id: int | None, digest: str | None, must_look_up: bool) -> None:
+        self.luca_id = luca_id
+        self.digest = digest
+        self.must_look_up = must_look_up  # another holder was interrupted: a create may be unrecorded
+        self.recorded: tuple[int, str] | None = None
 
-    def sending(self) -> None:
-        self.conn.set(self.pending_key, 1, ex=PENDING_TTL_S)
-
-    def recorded(self) -> None:
-        self.conn.delete(self.pending_key)
+    def record(self, luca_id: int, digest: str | None) -> None:
+        """Cache this id (and digest) when the claim is released, in the same round trip."""
+        self.recorded = (luca_id, digest or "")
 
 
 class IdCache:
@@ -57,6 +78,8 @@ class IdCache:
         self.digest_key = f"{self.key}:digest"
         self.meta_key = f"{self.key}:meta"
         self.ttl_s = ttl_s
+        self._acquire = conn.register_script(_ACQUIRE)
+        self._release = conn.register_script(_RELEASE)
         # code -> (id, digest) read in bulk right after the warm-up; each entry serves one lookup.
         self._prefetched: dict[str, tuple[int | None, str | None]] = {}
 
@@ -83,32 +106,40 @@ class IdCache:
 
         Luca has no uniqueness guard for cari and invoices, and different sync types may need the
         same record at once (a CUSTOMER run and an INVOICE run's dependencies): both would see it
-        missing and both create it. The claim expires if its holder dies; a pending marker, set
-        just before the create is sent and cleared once the id is cached, tells the next holder
-        that a create may have been committed without being recorded.
+        missing and both create it. Taking the claim also reads the record's current id and
+        digest (a concurrent creator caches them before it releases). The claim expires if its
+        holder dies; a pending marker, set with the claim and cleared once the outcome is cached,
+        tells the next holder that a create may have been committed without being recorded.
 
         ``owner`` is the run id: RQ retries a killed job under the same id, and that retry takes
         over the claims its dead attempt left (looking the records up first) instead of waiting.
+        Two Redis round trips per claim (taking it, and recording + releasing), both scripts.
         """
-        key = f"{self.key}:creating:{code}"
+        keys = [f"{self.key}:creating:{code}", f"{self.key}:pending:{code}", self.key, self.digest_key]
         token = f"{owner}:{uuid.uuid4().hex}"
-        contended = False
         deadline = time.monotonic() + wait_s
-        while not self.conn.set(key, token, nx=True, px=int(CLAIM_TTL_S * 1000)):
-            contended = True
-            held = self.conn.get(key)
-            if owner and held is not None and as_str(held).startswith(f"{owner}:"):
-                self.conn.set(key, token, px=int(CLAIM_TTL_S * 1000))  # our own dead attempt's claim
+        contended = False
+        while True:
+            got = self._acquire(
+                keys=keys, args=[token, f"{owner}:" if owner else "", int(CLAIM_TTL_S * 1000), PENDING_TTL_S, code]
+            )
+            if int(got[0]) == 1:
                 break
+            contended = True
             if time.monotonic() > deadline:
                 raise TransientError(f"another run has been creating {self.kind} {code} for {wait_s:.0f} s")
             time.sleep(0.05)
-        claim = CreateClaim(self.conn, f"{self.key}:pending:{code}")
-        claim.must_look_up = contended or bool(self.conn.exists(claim.pending_key))
+        raw_id, raw_digest = as_str(got[2]), as_str(got[3])
+        claim = CreateClaim(int(raw_id) if raw_id else None, raw_digest or None, contended or int(got[1]) == 1)
+        finished = False
         try:
             yield claim
+            finished = True
         finally:
-            self.conn.eval(_RELEASE, 1, key, token)
+            luca_id, digest = claim.recorded or ("", "")
+            # Without an exception the outcome is known (cached now, or already was): clear pending.
+            known = finished and (claim.recorded is not None or claim.luca_id is not None)
+            self._release(keys=keys, args=[token, code, luca_id, digest, self.ttl_s, 1 if known else 0])
 
     def prefetch(self, codes: Iterable[str], chunk: int = 1000) -> None:
         """Read ids and digests of ``codes`` in bulk for the first ``lookup`` of each.
