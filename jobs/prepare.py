@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -20,7 +19,7 @@ import redis
 from jobs.engine import Engine, Handler, Item, Recorder, Reporter
 from jobs.handlers import Upserts
 from syncsvc.cache import as_str
-from syncsvc.codes import canonical_code
+from syncsvc.codes import as_int, canonical_code, to_decimal
 from syncsvc.errors import ConflictError, MappingError, PermanentError, RunAborted, SyncError, TransientError
 from syncsvc.katana import KatanaClient
 from syncsvc.luca import LucaClient
@@ -128,6 +127,16 @@ def card_items(
     return reject_conflicts((card_item(v, settings, tenant) for v in variants), sku_of, settings, conn)
 
 
+def _by_id(rows: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """Index Katana records by id; a record without a usable id can't be referenced anyway."""
+    out: dict[int, Mapping[str, Any]] = {}
+    for row in rows:
+        rid = as_int(row.get("id"))
+        if rid is not None:
+            out[rid] = row
+    return out
+
+
 def _flatten_services(services: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for service in services:
@@ -200,14 +209,19 @@ def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
         orders += katana.list_all("sales_orders", {"status": status}, max_items=limit)
     orders = [o for o in orders if not o.get("deleted_at")][:limit]
     rows = [r for o in orders for r in o.get("sales_order_rows") or [] if isinstance(r, Mapping)]
-    variant_ids = {int(r["variant_id"]) for r in rows if str(r.get("variant_id", "")).isdigit()}
-    variants = {int(v["id"]): v for v in katana.get_by_ids("variants", variant_ids, {"extend": "product_or_material"})}
+    variant_ids = {i for i in (as_int(r.get("variant_id")) for r in rows) if i is not None}
+    variants = _by_id(katana.get_by_ids("variants", variant_ids, {"extend": "product_or_material"}))
     if variant_ids - variants.keys():  # service variants live under /services
-        for v in _flatten_services(katana.list_all("services")):
-            variants.setdefault(int(v["id"]), v)
-    customer_ids = {int(o["customer_id"]) for o in orders if str(o.get("customer_id", "")).isdigit()}
-    customers = {int(c["id"]): c for c in katana.get_by_ids("customers", customer_ids)}
-    tax_rates = {int(t["id"]): Decimal(str(t.get("rate", 0))) for t in katana.list_all("tax_rates")}
+        for vid, v in _by_id(_flatten_services(katana.list_all("services"))).items():
+            variants.setdefault(vid, v)
+    customer_ids = {i for i in (as_int(o.get("customer_id")) for o in orders) if i is not None}
+    customers = _by_id(katana.get_by_ids("customers", customer_ids))
+    tax_rates = {}
+    for rate_id, rate in _by_id(katana.list_all("tax_rates")).items():
+        try:
+            tax_rates[rate_id] = to_decimal(rate.get("rate"), f"tax rate {rate_id}")
+        except MappingError:
+            log.warning("ignoring Katana tax rate %s with rate %r", rate_id, rate.get("rate"))
 
     low, high = _prefix_range(s.invoice_tracking_prefix)
     clow, chigh = _prefix_range(s.customer_code_template.split("{id}")[0])

@@ -51,6 +51,21 @@ def canonical_code(sku: object) -> str:
     return text
 
 
+_ASCII_INT = re.compile(r"-?[0-9]+")
+
+
+def as_int(value: object) -> int | None:
+    """An integer id from a JSON number or numeric string, else None. ``str.isdigit`` is not
+    enough: it accepts "²" and other digits ``int()`` refuses."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _ASCII_INT.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
 def to_decimal(value: object, field: str, default: Decimal | None = None) -> Decimal:
     """Katana sends decimals as JSON numbers or strings ("1.00000"); accept both, reject junk."""
     if value is None or value == "":

@@ -18,6 +18,7 @@ import redis
 import requests
 from requests.adapters import HTTPAdapter
 
+from syncsvc.codes import as_int
 from syncsvc.errors import BusinessError, ConfigError, RunAborted, SessionExpired, SessionLost, TransientError
 from syncsvc.luca_protocol import classify
 from syncsvc.luca_session import LucaSession, SessionStore
@@ -140,8 +141,9 @@ class LucaClient:
     def _choose_branch(self, listed: list[Any]) -> int:
         ids: dict[int, str] = {}
         for item in listed:
-            if isinstance(item, Mapping) and str(item.get("id", "")).strip().isdigit():
-                ids[int(str(item["id"]).strip())] = str(item.get("ack", ""))
+            branch = as_int(item.get("id")) if isinstance(item, Mapping) else None
+            if branch is not None and isinstance(item, Mapping):
+                ids[branch] = str(item.get("ack", ""))
         configured = self.settings.luca_branch_id
         if configured is not None:
             if configured not in ids:
@@ -178,7 +180,8 @@ class LucaClient:
 
     def units(self) -> dict[str, int]:
         rows = self._list("ListeleGnlOlcumBirimi.do", {})
-        return {str(r.get("tanim", "")).strip().lower(): int(r["id"]) for r in rows if str(r.get("id", "")).isdigit()}
+        units = {str(r.get("tanim", "")).strip().lower(): as_int(r.get("id")) for r in rows}
+        return {name: unit for name, unit in units.items() if unit is not None}
 
     def stock_cards(self, code_from: str | None = None, code_to: str | None = None) -> dict[str, int]:
         body: dict[str, Any] = {}

@@ -12,35 +12,46 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from syncsvc.codes import canonical_code, luca_date, luca_number, parse_katana_time, text, to_decimal
+from syncsvc.codes import as_int, canonical_code, luca_date, luca_number, parse_katana_time, text, to_decimal
 from syncsvc.errors import MappingError
 from syncsvc.settings import Settings
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """One Luca record to make true: its natural key, the payload and the payload's digest."""
+    """One Luca record to make true: its natural key, the payload and the payload's digest.
+
+    The payload is held as compact JSON (a third of the size of the dict) because a run keeps
+    every plan until its item is done; it is decoded once, when sent. The digest is over those
+    exact bytes: what WE send, never what Luca echoes.
+    """
 
     key: str
-    payload: dict[str, Any]
+    body: bytes
     digest: str
     source_id: int | None = None
     label: str = ""
     # Invoice plans: what must exist first (cari code, stock card codes).
     needs_customer: str | None = None
-    needs_cards: tuple[str, ...] = field(default_factory=tuple)
+    needs_cards: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, key: str, payload: Mapping[str, Any], **extra: Any) -> Plan:
+        body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        encoded = body.encode("utf-8")
+        return cls(key, encoded, hashlib.sha256(encoded).hexdigest()[:32], **extra)
 
-def digest(payload: Mapping[str, Any]) -> str:
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+    @property
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.body)
+        return data
 
 
 @dataclass(frozen=True)
@@ -105,11 +116,10 @@ def map_stock_card(variant: Mapping[str, Any], settings: Settings, tenant: LucaT
         "satilabilirFlag": 1 if parent.get("is_sellable", True) else 0,
         "satinAlinabilirFlag": 1 if parent.get("is_purchasable", kind != "service") else 0,
     }
-    return Plan(
-        key=code,
-        payload=payload,
-        digest=digest(payload),
-        source_id=_int_or_none(variant.get("id")),
+    return Plan.of(
+        code,
+        payload,
+        source_id=as_int(variant.get("id")),
         label=payload["kartAdi"],
     )
 
@@ -118,9 +128,10 @@ def map_stock_card(variant: Mapping[str, Any], settings: Settings, tenant: LucaT
 
 
 def customer_code(customer_id: object, settings: Settings) -> str:
-    if isinstance(customer_id, bool) or not isinstance(customer_id, int | str) or not str(customer_id).isdigit():
+    number = as_int(customer_id)
+    if number is None or number < 0:
         raise MappingError(f"customer id must be a number, got {customer_id!r}")
-    return settings.customer_code_template.format(id=int(customer_id))
+    return settings.customer_code_template.format(id=number)
 
 
 def _billing_address(customer: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -194,11 +205,10 @@ def map_customer(customer: Mapping[str, Any], settings: Settings) -> Plan:
         payload.update(iletisimTipId=5, iletisimTanim=email)
     elif phone:
         payload.update(iletisimTipId=3, iletisimTanim=phone)
-    return Plan(
-        key=code,
-        payload=payload,
-        digest=digest(payload),
-        source_id=_int_or_none(customer.get("id")),
+    return Plan.of(
+        code,
+        payload,
+        source_id=as_int(customer.get("id")),
         label=note or display,
     )
 
@@ -208,9 +218,10 @@ def map_customer(customer: Mapping[str, Any], settings: Settings) -> Plan:
 
 def tracking_number(order_id: object, settings: Settings) -> str:
     """``belgeTakipNo``: deterministic from the Katana order id (Luca has no document de-dup)."""
-    if isinstance(order_id, bool) or not isinstance(order_id, int | str) or not str(order_id).isdigit():
+    number = as_int(order_id)
+    if number is None or number < 0:
         raise MappingError(f"sales order id must be a number, got {order_id!r}")
-    return f"{settings.invoice_tracking_prefix}{int(order_id)}"
+    return f"{settings.invoice_tracking_prefix}{number}"
 
 
 def map_invoice(
@@ -257,11 +268,10 @@ def map_invoice(
         lines.append(line)
         cards.append(code)
     payload = {**header, "detayList": lines}
-    return Plan(
-        key=key,
-        payload=payload,
-        digest=digest(payload),
-        source_id=_int_or_none(order.get("id")),
+    return Plan.of(
+        key,
+        payload,
+        source_id=as_int(order.get("id")),
         label=text(order.get("order_no")),
         needs_customer=cari,
         needs_cards=tuple(dict.fromkeys(cards)),
@@ -273,7 +283,7 @@ def _invoice_line(
     tax_rates: Mapping[int, Decimal], order: Mapping[str, Any], settings: Settings, tenant: LucaTenant,
 ) -> tuple[dict[str, Any], str]:  # fmt: skip
     where = f"row {index} of order {order.get('order_no')}"
-    variant = variants.get(_int_or_none(row.get("variant_id")) or -1)
+    variant = variants.get(as_int(row.get("variant_id")) or -1)
     if variant is None:
         raise MappingError(f"{where}: variant {row.get('variant_id')} not found in Katana")
     try:
@@ -287,7 +297,7 @@ def _invoice_line(
         raise MappingError(f"{where}: quantity must be positive, got {quantity}")
     price = to_decimal(row.get("price_per_unit"), f"{where}: price_per_unit")
     discount = to_decimal(row.get("total_discount"), f"{where}: total_discount", ZERO)
-    rate_id = _int_or_none(row.get("tax_rate_id"))
+    rate_id = as_int(row.get("tax_rate_id"))
     if rate_id is None:
         vat = Decimal(str(settings.default_vat))
     elif rate_id in tax_rates:
@@ -315,13 +325,3 @@ def _invoice_line(
     except MappingError:
         pass  # optional on a line: the stock card carries the unit
     return line, code
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None

@@ -73,7 +73,7 @@ def upserts(redis_conn: redis.Redis) -> tuple[Upserts, FakeLuca]:
 )
 def test_lost_reply_is_found_not_resent(upserts: tuple[Upserts, FakeLuca], method: str, field: str) -> None:
     handlers, fake = upserts
-    plan = Plan(key="K-1", payload={field: "K-1"}, digest="d1")
+    plan = Plan.of("K-1", {field: "K-1"})
     state = ItemState()
     with pytest.raises(TransientError):
         getattr(handlers, method)(plan, state)
@@ -89,5 +89,5 @@ def test_existing_card_without_digest_is_adopted_and_aligned(upserts: tuple[Upse
     handlers, fake = upserts
     fake.records["K-2"] = 7  # created outside this service
     fake.lose_next_reply = False
-    done = handlers.stock_card(Plan(key="K-2", payload={"kartKodu": "K-2"}, digest="d"), ItemState())
+    done = handlers.stock_card(Plan.of("K-2", {"kartKodu": "K-2"}), ItemState())
     assert (done.outcome, done.luca_id, fake.updates) == ("adopted", 7, 1)
