@@ -51,15 +51,24 @@ class Prepared:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _detached(exc: SyncError) -> SyncError:
+    """The error without its traceback and context. An item keeps its error until the run ends,
+    and a traceback keeps every frame above it alive (``f_back``): one failed variant would pin
+    the whole Katana page its mapping was called from."""
+    exc.__traceback__ = exc.__context__ = exc.__cause__ = None
+    return exc
+
+
 def _safe_map(key: str, kind: str, build: Callable[[], Plan]) -> Item:
     """Hostile Katana data must fail its own item, never the batch."""
     try:
         plan = build()
     except SyncError as exc:
-        return Item(key=key, kind=kind, error=exc)
+        return Item(key=key, kind=kind, error=_detached(exc))
     except Exception as exc:  # noqa: BLE001 - anything unexpected in one record is that record's failure
-        return Item(key=key, kind=kind, error=MappingError(f"unexpected data ({type(exc).__name__}: {exc})"))
-    return Item(key=plan.key, kind=kind, plan=plan)
+        error = MappingError(f"unexpected data ({type(exc).__name__}: {exc})")
+        return Item(key=key, kind=kind, error=_detached(error))
+    return Item(key=key, kind=kind, plan=plan)
 
 
 def _conflicts_key(settings: Settings) -> str:
