@@ -68,7 +68,7 @@ def _safe_map(key: str, kind: str, build: Callable[[], Plan]) -> Item:
     except Exception as exc:  # noqa: BLE001 - anything unexpected in one record is that record's failure
         error = MappingError(f"unexpected data ({type(exc).__name__}: {exc})")
         return Item(key=key, kind=kind, error=_detached(error))
-    return Item(key=key, kind=kind, plan=plan)
+    return Item(key=plan.key, kind=kind, plan=plan)
 
 
 def _conflicts_key(settings: Settings) -> str:
