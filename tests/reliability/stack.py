@@ -37,7 +37,9 @@ SECRETS = {"api token": TOKEN, "katana key": KATANA_KEY, "luca password": LUCA_P
 # Abandoned-job detection in tests: workers heartbeat every 5 s (the execution then expires 65 s
 # after the last heartbeat; RQ adds a fixed 60 s) and run maintenance, which is what cleans up
 # abandoned jobs and takes over a dead worker's scheduler lock, every 5 s instead of every 10 min.
-FAST_MAINTENANCE = ("--maintenance-interval", "5", "--job-monitoring-interval", "5")
+# An idle worker only runs maintenance when its blocking dequeue times out (worker TTL - 15 s,
+# 405 s by default), so the worker TTL is shortened too.
+FAST_MAINTENANCE = ("--maintenance-interval", "5", "--job-monitoring-interval", "5", "--worker-ttl", "20")
 
 
 def sandbox_args(*extra: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 
+import pytest
 import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -27,8 +28,9 @@ from tests.reliability.stack import Service, kill
 
 DATA = ("--products", "150", "--variants-per-product", "2-3", "--customers", "120", "--orders", "160")
 # Slow enough that every run is mid-flight when the workers die.
-SLOW_LUCA = {"latency_ms": 60, "jitter_ms": 20, "faults": {}}
+SLOW_LUCA = {"latency_ms": 200, "jitter_ms": 50, "faults": {}}
 TYPES = ("PRODUCT", "CUSTOMER", "INVOICE")
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_sigkilled_workers_jobs_are_retried_to_the_exact_result(
@@ -39,7 +41,7 @@ def test_sigkilled_workers_jobs_are_retried_to_the_exact_result(
     svc = make_service(sb, workers=3)
     jobs = {t: svc.start_sync(t) for t in TYPES}
     for job_id in jobs.values():
-        svc.wait_progress(job_id, processed=10, timeout=120)
+        svc.wait_job(job_id, lambda b: b["state"] == "STARTED" and (b["progress"] or {}).get("processed", 0) >= 5)
     before = {t: svc.job(j)["progress"]["processed"] for t, j in jobs.items()}
     killed_at = time.monotonic()
     for worker in svc.workers:
@@ -53,6 +55,7 @@ def test_sigkilled_workers_jobs_are_retried_to_the_exact_result(
         again = svc.http.post(f"{svc.url}/api/sync/start", json={"syncType": t}, timeout=10)
         assert again.status_code == 409 and again.json()["jobId"] == job_id
 
+    sb.admin("luca", "POST", "faults", {"latency_ms": 10, "jitter_ms": 5, "faults": {}})
     svc.add_worker()
     results = {t: svc.wait_job(j, timeout=420)["result"] for t, j in jobs.items()}
     recovered_s = round(time.monotonic() - killed_at)
