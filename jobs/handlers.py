@@ -9,6 +9,7 @@ only thing standing between a lost reply and a double-posted invoice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.engine import Done, ItemState
@@ -25,6 +26,8 @@ class Upserts:
     customers: IdCache
     invoices: IdCache
     dry_run: bool = False
+    # Called before every Luca write; raises RunAborted when this run no longer holds its run lock.
+    guard: Callable[[], None] = lambda: None
 
     # -- stock cards (create or update) ----------------------------------------------------
 
@@ -37,6 +40,7 @@ class Upserts:
         if luca_id is None:
             if self.dry_run:
                 return Done("created", None, "dry run: would create")
+            self.guard()
             state.create_sent = True
             try:
                 new_id = self.luca.create_stock_card(plan.payload)
@@ -53,6 +57,7 @@ class Upserts:
             return Done("updated" if known_digest else "adopted", luca_id, "dry run: would update")
         # Unknown digest (cache lost, or created outside this service): we can't know what Luca
         # holds, so we write what Katana says. An update is idempotent.
+        self.guard()
         self.luca.update_stock_card(luca_id, plan.payload)
         self.cards.put(plan.key, luca_id, plan.digest)
         return Done("updated" if known_digest else "adopted", luca_id)
@@ -77,6 +82,7 @@ class Upserts:
         if luca_id is None:
             if self.dry_run:
                 return Done("created", None, "dry run: would create")
+            self.guard()
             state.create_sent = True
             try:
                 new_id = self.luca.create_customer(plan.payload)
@@ -109,6 +115,7 @@ class Upserts:
         if luca_id is None:
             if self.dry_run:
                 return Done("created", None, "dry run: would post")
+            self.guard()
             state.create_sent = True
             new_id = self.luca.create_invoice(plan.payload)
             self.invoices.put(plan.key, new_id, plan.digest)

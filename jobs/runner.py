@@ -34,7 +34,9 @@ SYNC_TYPES: dict[str, Callable[[RunContext, int | None], Prepared]] = {
 MAX_FAILURES_IN_RESULT = 50
 
 
-def build_context(settings: Settings, conn: redis.Redis, reporter: Reporter, dry_run: bool) -> RunContext:
+def build_context(
+    settings: Settings, conn: redis.Redis, reporter: Reporter, dry_run: bool, guard: Callable[[], None] | None = None
+) -> RunContext:
     budget = KatanaBudget(
         conn, settings.key_prefix, settings.katana_api_key, settings.katana_rate_requests, settings.katana_rate_window_s
     )
@@ -45,6 +47,8 @@ def build_context(settings: Settings, conn: redis.Redis, reporter: Reporter, dry
         return IdCache(conn, settings.key_prefix, kind, settings.cache_ttl_s)
 
     upserts = Upserts(luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run)
+    if guard is not None:
+        upserts.guard = guard
     return RunContext(settings, conn, katana, luca, upserts, reporter, dry_run)
 
 
@@ -66,7 +70,7 @@ def run_sync(
     lock.acquire()
     history = History(settings.history_db)
     reporter = Reporter(publish, lock.heartbeat)
-    ctx = build_context(settings, conn, reporter, dry_run)
+    ctx = build_context(settings, conn, reporter, dry_run, guard=lock.verify)
     history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
     try:
         prepared = prepare(ctx, limit)
