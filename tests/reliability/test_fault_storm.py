@@ -10,6 +10,7 @@ from sandbox.testing import Sandbox
 from tests.integration.engine_helpers import katana_list, luca_state
 from tests.reliability import figures
 from tests.reliability.checks import accounted, assert_luca_exact
+from tests.reliability.secrets_scan import leaks
 from tests.reliability.stack import Service, delivered_orders
 from tests.reliability.storm import STORM_ENV, arm, disarm, session_killer
 
@@ -44,6 +45,12 @@ def test_fault_storm_through_the_service(
     assert injected["katana:429"] + injected["katana:500"] > 0, injected
     for t, r in results.items():
         assert r["total"] == runs[t]["items"]
+
+    # Security (issue 5 §6): no secret anywhere after the full run.
+    responses = _collect_responses(svc, list(jobs.values()))
+    found_secrets, scanned = leaks(svc, responses)
+    assert found_secrets == {}, found_secrets
+    assert scanned > 1_000_000  # logs, Redis, AOF and SQLite were really read
     figures.record(
         "fault storm (3 types, 2 workers)",
         items=sum(r["items"] for r in runs.values()),
@@ -54,3 +61,21 @@ def test_fault_storm_through_the_service(
         lost=found["lost"],
         seconds=seconds,
     )
+    figures.record("secret scan after the storm", items=f"{scanned} bytes", duplicates="-", lost="-", leaks=0)
+
+
+def _collect_responses(svc: Service, job_ids: list[str]) -> list[str]:
+    """Everything a user can read back over HTTP about these runs (API and dashboard)."""
+    paths = ["/api/sync/history", "/api/cache/status", "/api/openapi.json", "/readyz", "/rq/", "/rq/0/data/queues.json",
+             "/rq/0/data/workers.json", "/rq/0/data/jobs/sync/finished/100/asc/1.json"]  # fmt: skip
+    for job_id in job_ids:
+        paths += [f"/api/sync/job/{job_id}", f"/api/sync/history/{job_id}", f"/rq/0/view/job/{job_id}",
+                  f"/rq/0/data/job/{job_id}.json"]  # fmt: skip
+        for offset in range(0, 1200, 1000):
+            paths.append(f"/api/sync/history/{job_id}/items?limit=1000&offset={offset}")
+    bodies = []
+    for path in paths:
+        resp = svc.http.get(svc.url + path, timeout=30)
+        assert resp.status_code < 500, (path, resp.status_code)
+        bodies.append(f"{path} {dict(resp.headers)} {resp.text}")
+    return bodies
