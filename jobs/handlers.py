@@ -9,12 +9,13 @@ only thing standing between a lost reply and a double-posted invoice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.engine import Done, ItemState
 from syncsvc.cache import IdCache
-from syncsvc.errors import AlreadyExists, TransientError
+from syncsvc.errors import AlreadyExists, ReplyTimeout, TransientError
 from syncsvc.luca import LucaClient
 from syncsvc.mapping import Plan
 
@@ -28,6 +29,24 @@ class Upserts:
     dry_run: bool = False
     # Called before every Luca write; raises RunAborted when this run no longer holds its run lock.
     guard: Callable[[], None] = lambda: None
+    # Seconds a timed-out create may still commit (Settings.luca_write_settle_s).
+    settle_s: float = 0.0
+
+    def _created_meanwhile(self, state: ItemState, find: Callable[[], int | None]) -> int | None:
+        """The look-up after an ambiguous create, once a timed-out create can no longer land."""
+        wait = state.settle_until - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        return find()
+
+    def _send_create(self, state: ItemState, create: Callable[[], int]) -> int:
+        self.guard()
+        state.create_sent = True
+        try:
+            return create()
+        except ReplyTimeout:
+            state.settle_until = time.monotonic() + self.settle_s
+            raise
 
     # -- stock cards (create or update) ----------------------------------------------------
 
@@ -75,17 +94,15 @@ class Upserts:
     def customer(self, plan: Plan, state: ItemState) -> Done:
         luca_id, known_digest = self.customers.lookup(plan.key)
         if luca_id is None and state.create_sent:
-            luca_id = self.luca.find_customer(plan.key)
+            luca_id = self._created_meanwhile(state, lambda: self.luca.find_customer(plan.key))
             if luca_id is not None:
                 self.customers.put(plan.key, luca_id, plan.digest)
                 return Done("created", luca_id, "reply was lost; found by code, not re-sent")
         if luca_id is None:
             if self.dry_run:
                 return Done("created", None, "dry run: would create")
-            self.guard()
-            state.create_sent = True
             try:
-                new_id = self.luca.create_customer(plan.payload)
+                new_id = self._send_create(state, lambda: self.luca.create_customer(plan.payload))
             except AlreadyExists:
                 found = self.luca.find_customer(plan.key)
                 if found is None:
@@ -108,16 +125,14 @@ class Upserts:
         luca_id, known_digest = self.invoices.lookup(plan.key)
         if luca_id is None and state.create_sent:
             # Mandatory: Luca would happily post the same invoice twice.
-            luca_id = self.luca.find_invoice(plan.key)
+            luca_id = self._created_meanwhile(state, lambda: self.luca.find_invoice(plan.key))
             if luca_id is not None:
                 self.invoices.put(plan.key, luca_id, plan.digest)
                 return Done("created", luca_id, "reply was lost; found by belgeTakipNo, not re-sent")
         if luca_id is None:
             if self.dry_run:
                 return Done("created", None, "dry run: would post")
-            self.guard()
-            state.create_sent = True
-            new_id = self.luca.create_invoice(plan.payload)
+            new_id = self._send_create(state, lambda: self.luca.create_invoice(plan.payload))
             self.invoices.put(plan.key, new_id, plan.digest)
             return Done("created", new_id)
         if known_digest is None:

@@ -46,7 +46,10 @@ def build_context(
     def cache(kind: str) -> IdCache:
         return IdCache(conn, settings.key_prefix, kind, settings.cache_ttl_s)
 
-    upserts = Upserts(luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run)
+    upserts = Upserts(
+        luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run,
+        settle_s=settings.luca_write_settle_s,
+    )  # fmt: skip
     if guard is not None:
         upserts.guard = guard
     return RunContext(settings, conn, katana, luca, upserts, reporter, dry_run)
