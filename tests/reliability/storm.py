@@ -23,7 +23,8 @@ LUCA_STORM: dict[str, Any] = {
 }  # fmt: skip
 KATANA_STORM = {"random_429": 0.1, "random_500": 0.1, "slow_page_probability": 0.2, "slow_page_ms": 1500}
 # Enough retrying that a 10 % fault rate per call converges (each item: 4 tries x 7 rounds).
-STORM_ENV = {"LUCA_TIMEOUT": 1, "SYNC_MAX_ATTEMPTS": 4, "SYNC_RETRY_ROUNDS": 6}
+# LUCA_WRITE_SETTLE exceeds slow_seconds: by then a timed-out create has either landed or not.
+STORM_ENV = {"LUCA_TIMEOUT": 1, "LUCA_WRITE_SETTLE": 3, "SYNC_MAX_ATTEMPTS": 4, "SYNC_RETRY_ROUNDS": 6}
 
 
 def arm(sb: Sandbox) -> None:
