@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class ItemState:
     """What earlier attempts on an item did. ``create_sent`` means a create may have been
-    committed even though we saw an error: the next attempt must look the record up first."""
+    committed even though we saw an error: the next attempt must look the record up first, and
+    not before ``settle_until`` (monotonic) when the create timed out and may still commit."""
 
     attempts: int = 0
     create_sent: bool = False
+    settle_until: float = 0.0
 
 
 @dataclass

@@ -9,13 +9,14 @@ Luca has no uniqueness guard for cari and invoices and two sync types may need t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from jobs.engine import Done, ItemState
 from syncsvc.cache import IdCache
-from syncsvc.errors import AlreadyExists, TransientError
+from syncsvc.errors import AlreadyExists, ReplyTimeout, TransientError
 from syncsvc.luca import LucaClient
 from syncsvc.mapping import Plan
 
@@ -35,28 +36,14 @@ def _recover_lost_create(kind: Kind, plan: Plan, state: ItemState) -> Done | Non
     key before anything is sent again. Found = our create went through; record it, don't resend."""
     if not state.create_sent:
         return None
+    wait = state.settle_until - time.monotonic()
+    if wait > 0:  # a timed-out create may still commit: "not found" is only true after this
+        time.sleep(wait)
     luca_id = kind.find(plan.key)
     if luca_id is None:
         return None
     kind.cache.put(plan.key, luca_id, plan.digest)
     return Done("created", luca_id, f"reply was lost; found by {kind.key_name}, not re-sent")
-
-
-def _create(kind: Kind, plan: Plan, state: ItemState, owner: str) -> tuple[Done | None, int | None, str | None]:
-    """Create the record unless somebody already has. Returns (done, existing id, its digest):
-    ``done`` when we created it, else the record found meanwhile (digest None = content unknown)."""
-    with kind.cache.creating(plan.key, owner) as claim:
-        if claim.luca_id is not None:  # created meanwhile by another run, which cached it
-            return None, claim.luca_id, claim.digest
-        if claim.must_look_up:
-            found = kind.find(plan.key)
-            if found is not None:
-                claim.record(found, None)
-                return None, found, None
-        state.create_sent = True
-        new_id = kind.create(plan.payload)
-        claim.record(new_id, plan.digest)
-        return Done("created", new_id), None, None
 
 
 @dataclass
@@ -67,6 +54,10 @@ class Upserts:
     invoices: IdCache
     dry_run: bool = False
     run_id: str = ""
+    # Seconds a timed-out create may still commit (Settings.luca_write_settle_s).
+    settle_s: float = 0.0
+    # Called before every Luca write; raises RunAborted once this run no longer holds its run lock.
+    guard: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         self.card_kind = Kind(self.cards, self.luca.find_stock_card, self.luca.create_stock_card, "code")
@@ -84,7 +75,31 @@ class Upserts:
             return recovered, None, None
         if self.dry_run:
             return Done("created", None, "dry run: would create"), None, None
-        return _create(kind, plan, state, self.run_id)
+        return self._create(kind, plan, state)
+
+    def _create(self, kind: Kind, plan: Plan, state: ItemState) -> tuple[Done | None, int | None, str | None]:
+        """Create the record unless somebody already has. Returns (done, existing id, its digest):
+        ``done`` when we created it, else the record found meanwhile (digest None = content unknown)."""
+        with kind.cache.creating(plan.key, self.run_id) as claim:
+            if claim.luca_id is not None:  # created meanwhile by another run, which cached it
+                return None, claim.luca_id, claim.digest
+            if claim.must_look_up:
+                found = kind.find(plan.key)
+                if found is not None:
+                    claim.record(found, None)
+                    return None, found, None
+            self.guard()
+            state.create_sent = True
+            try:
+                new_id = kind.create(plan.payload)
+            except ReplyTimeout:
+                # Luca may commit it after we gave up: our retry waits before looking it up, and
+                # the claim keeps other runs out for as long.
+                state.settle_until = time.monotonic() + self.settle_s
+                claim.hold_s = self.settle_s
+                raise
+            claim.record(new_id, plan.digest)
+            return Done("created", new_id), None, None
 
     # -- stock cards (create or update) ----------------------------------------------------
 
@@ -102,6 +117,7 @@ class Upserts:
             return Done("updated" if known_digest else "adopted", luca_id, "dry run: would update")
         # Unknown digest (cache lost, or created outside this service): we can't know what Luca
         # holds, so we write what Katana says. An update is idempotent.
+        self.guard()
         self.luca.update_stock_card(luca_id, plan.payload)
         self.cards.put(plan.key, luca_id, plan.digest)
         return Done("updated" if known_digest else "adopted", luca_id)
@@ -113,6 +129,7 @@ class Upserts:
         found = self.luca.find_stock_card(plan.key)
         if found is None:
             raise TransientError(f"Luca says code {plan.key} is taken but does not list it")
+        self.guard()
         self.luca.update_stock_card(found, plan.payload)
         self.cards.put(plan.key, found, plan.digest)
         return Done("adopted", found, "already in Luca; updated to match Katana")

@@ -4,6 +4,11 @@ The lock is an efficiency and sanity guard (two runs would fight over the same r
 correctness mechanism: idempotent upserts are. It lives 60 s unless the running job's heartbeat
 extends it, so a SIGKILLed worker releases it within a minute, before RQ retries the abandoned
 job. The lock value is the run id, so a retry of the same job may take over its own lock.
+
+The heartbeat also checks that the lock is still ours. When it is gone (Redis flushed or restarted
+without persistence) or held by another run, this run has been forgotten by everything that could
+stop a second one, so it aborts instead of writing in parallel with the run that took over: two
+runs posting the same invoices is exactly the duplicate Luca cannot catch.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import time
 import redis
 
 from syncsvc.cache import as_str
-from syncsvc.errors import AlreadyRunning
+from syncsvc.errors import AlreadyRunning, RunAborted
 
 LOCK_TTL_S = 60
+CHECK_EVERY_S = 1.0
+"""How often the heartbeat verifies ownership (one Redis call; the reporter ticks every 0.5 s)."""
 
 
 class RunLock:
@@ -23,7 +30,8 @@ class RunLock:
         self.conn = conn
         self.key = f"{prefix}:lock:run:{sync_type}"
         self.run_id = run_id
-        self._last_extend = 0.0
+        self._last_check = 0.0
+        self.lost = False
 
     def acquire(self, wait_s: float = 0.0) -> None:
         """Take the lock or raise AlreadyRunning. Another run id holding it means a live run (its
@@ -41,19 +49,37 @@ class RunLock:
                 raise AlreadyRunning(f"another run ({who}) holds {self.key}")
             time.sleep(0.5)
 
+    def verify(self) -> None:
+        """Raise :class:`RunAborted` unless the lock is still ours: called before every Luca write,
+        so a run that lost its lock stops within one request per thread, not one heartbeat."""
+        if self.lost:
+            raise RunAborted(f"lost the run lock {self.key}")
+        holder = self.conn.get(self.key)
+        if holder is None or as_str(holder) != self.run_id:
+            self._lose(holder)
+
+    def _lose(self, holder: bytes | str | None) -> None:
+        self.lost = True
+        who = f"run {as_str(holder)} holds it now" if holder else "it is gone (Redis flushed or restarted?)"
+        raise RunAborted(f"lost the run lock {self.key}: {who}; stopping so two runs never write at once")
+
     def heartbeat(self) -> None:
+        """Extend the lock; raise :class:`RunAborted` (once) when it is no longer ours."""
         now = time.monotonic()
-        if now - self._last_extend >= 10:
-            self._last_extend = now
-            # Extend only while it is still ours (compare-and-expire).
-            self.conn.eval(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) "
-                "else return 0 end",
-                1,
-                self.key,
-                self.run_id,
-                LOCK_TTL_S,
-            )
+        if self.lost or now - self._last_check < CHECK_EVERY_S:
+            return
+        self._last_check = now
+        # Extend only while it is still ours (compare-and-expire).
+        held = self.conn.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) "
+            "else return 0 end",
+            1,
+            self.key,
+            self.run_id,
+            LOCK_TTL_S,
+        )
+        if not held:
+            self._lose(self.conn.get(self.key))
 
     def release(self) -> None:
         self.conn.eval(

@@ -35,7 +35,12 @@ MAX_FAILURES_IN_RESULT = 50
 
 
 def build_context(
-    settings: Settings, conn: redis.Redis, reporter: Reporter, dry_run: bool, run_id: str = ""
+    settings: Settings,
+    conn: redis.Redis,
+    reporter: Reporter,
+    dry_run: bool,
+    run_id: str = "",
+    guard: Callable[[], None] | None = None,
 ) -> RunContext:
     budget = KatanaBudget(
         conn, settings.key_prefix, settings.katana_api_key, settings.katana_rate_requests, settings.katana_rate_window_s
@@ -47,7 +52,12 @@ def build_context(
     def cache(kind: str) -> IdCache:
         return IdCache(conn, settings.key_prefix, kind, settings.cache_ttl_s)
 
-    upserts = Upserts(luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run, run_id=run_id)
+    upserts = Upserts(
+        luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run, run_id=run_id,
+        settle_s=settings.luca_write_settle_s,
+    )  # fmt: skip
+    if guard is not None:
+        upserts.guard = guard
     return RunContext(settings, conn, katana, luca, upserts, reporter, dry_run)
 
 
@@ -69,7 +79,7 @@ def run_sync(
     lock.acquire()
     history = History(settings.history_db)
     reporter = Reporter(publish, lock.heartbeat)
-    ctx = build_context(settings, conn, reporter, dry_run, run_id)
+    ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
     history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
     try:
         prepared = prepare(ctx, limit)

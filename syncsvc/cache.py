@@ -36,14 +36,16 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 return {1, interrupted, redis.call('HGET', KEYS[3], ARGV[5]) or '', redis.call('HGET', KEYS[4], ARGV[5]) or ''}
 """
-# KEYS: as above. ARGV: token, code, id or '', digest or '', cache ttl, outcome known (1/0).
+# KEYS: as above. ARGV: token, code, id or '', digest or '', cache ttl, outcome known (1/0), hold ms.
 _RELEASE = """
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]); redis.call('EXPIRE', KEYS[3], ARGV[5])
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[4]); redis.call('EXPIRE', KEYS[4], ARGV[5]) end
 end
 if ARGV[6] == '1' then redis.call('DEL', KEYS[2]) end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) else redis.call('DEL', KEYS[1]) end
+end
 return 1
 """
 
@@ -62,6 +64,7 @@ class CreateClaim:
         self.digest = digest
         self.must_look_up = must_look_up  # another holder was interrupted: a create may be unrecorded
         self.recorded: tuple[int, str] | None = None
+        self.hold_s = 0.0  # keep other creators out this long after release (a write may still land)
 
     def record(self, luca_id: int, digest: str | None) -> None:
         """Cache this id (and digest) when the claim is released, in the same round trip."""
@@ -139,7 +142,9 @@ class IdCache:
             luca_id, digest = claim.recorded or ("", "")
             # Without an exception the outcome is known (cached now, or already was): clear pending.
             known = finished and (claim.recorded is not None or claim.luca_id is not None)
-            self._release(keys=keys, args=[token, code, luca_id, digest, self.ttl_s, 1 if known else 0])
+            self._release(
+                keys=keys, args=[token, code, luca_id, digest, self.ttl_s, 1 if known else 0, int(claim.hold_s * 1000)]
+            )
 
     def prefetch(self, codes: Iterable[str], chunk: int = 1000) -> None:
         """Read ids and digests of ``codes`` in bulk for the first ``lookup`` of each.

@@ -10,6 +10,8 @@
     ├── TransientError           worth retrying with backoff: timeouts, resets, 5xx, unparseable
     │   │                        bodies. On a write the outcome is UNKNOWN (the record may have been
     │   │                        committed), so the next attempt must look the record up first.
+    │   ├── ReplyTimeout         no reply in time: the server may still commit it LATER, so the
+    │   │                        look-up waits out LUCA_WRITE_SETTLE first
     │   ├── RateLimited          429 with the server's Retry-After (never jittered below it)
     │   └── SessionLost          HTML login page / Struts error instead of JSON: re-login, and
     │                            treat a write as ambiguous (commit-then-fail looks exactly so)
@@ -51,6 +53,11 @@ class RateLimited(TransientError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ReplyTimeout(TransientError):
+    """The request was sent but no reply came in time: the server may still be working on it and
+    commit the write after we gave up, so "not found" right now does not mean "not created"."""
 
 
 class SessionLost(TransientError):

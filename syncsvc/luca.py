@@ -19,7 +19,15 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from syncsvc.codes import as_int
-from syncsvc.errors import BusinessError, ConfigError, RunAborted, SessionExpired, SessionLost, TransientError
+from syncsvc.errors import (
+    BusinessError,
+    ConfigError,
+    ReplyTimeout,
+    RunAborted,
+    SessionExpired,
+    SessionLost,
+    TransientError,
+)
 from syncsvc.luca_protocol import classify
 from syncsvc.luca_session import LucaSession, SessionStore
 from syncsvc.netutil import pinned_session
@@ -66,8 +74,10 @@ class LucaClient:
         self.requests_sent += 1
         try:
             return self.http.post(f"{self.base_url}/{action}", json=dict(body), headers=hdrs, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:  # never sent: nothing can commit later
+            raise TransientError(f"Luca {action}: no connection within {self.timeout[0]:.0f} s") from exc
         except requests.Timeout as exc:
-            raise TransientError(f"Luca {action}: no reply within {self.timeout[1]:.0f} s") from exc
+            raise ReplyTimeout(f"Luca {action}: no reply within {self.timeout[1]:.0f} s") from exc
         except requests.RequestException as exc:
             raise TransientError(f"Luca {action}: {type(exc).__name__} (connection broken)") from exc
 

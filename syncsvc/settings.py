@@ -44,6 +44,9 @@ class Settings:
     luca_branch_id: int | None = None
     luca_timeout_s: float = 30.0
     luca_connect_timeout_s: float = 3.05
+    # After a write timed out, how long Luca may still commit it: the look-up that decides whether
+    # to create again waits until then (invoices and caris, which Luca does not de-duplicate).
+    luca_write_settle_s: float = 60.0
 
     sync_api_token: str | None = field(default=None, repr=False)
     history_db: str = "var/history.db"
@@ -184,6 +187,7 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
     opt("LUCA_PASSWORD", "luca_password")
     opt("LUCA_BRANCH_ID", "luca_branch_id", lambda n, r: _int(n, r, 1))
     opt("LUCA_TIMEOUT", "luca_timeout_s", lambda n, r: _float(n, r, 0.1))
+    opt("LUCA_WRITE_SETTLE", "luca_write_settle_s", _float)
     opt("SYNC_API_TOKEN", "sync_api_token")
     opt("SYNC_HISTORY_DB", "history_db")
     opt("SYNC_PUBLIC_URL", "public_url", _url)

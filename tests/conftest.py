@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -44,3 +45,15 @@ def sandbox(sandbox_session: Sandbox) -> Sandbox:
     """The shared simulators, reseeded with default data and no faults."""
     sandbox_session.reset()
     return sandbox_session
+
+
+RELIABILITY_DIR = Path(__file__).resolve().parent / "reliability"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The heavy scenarios under tests/reliability run only when named (``make reliability``),
+    not in the default ``make test`` run; every other directory is collected as usual."""
+    if collection_path != RELIABILITY_DIR:
+        return None
+    named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    return not any(p == RELIABILITY_DIR or RELIABILITY_DIR in p.parents for p in named)

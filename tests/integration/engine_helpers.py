@@ -26,6 +26,8 @@ def engine_settings(sb: Sandbox, redis_url: str, tmp_path: Path, **over: Any) ->
         redis_url=redis_url, key_prefix="t", katana_base_url=f"{sb.katana_url}/v1",
         luca_base_url=f"{sb.luca_url}/Yetki", history_db=str(tmp_path / "history.db"),
         retry_base_s=0.05, retry_max_s=0.5, luca_timeout_s=5.0,
+        # Longer than the sandbox's slow fault (2.5 s in these tests): a timed-out create has landed.
+        luca_write_settle_s=3.0,
     )  # fmt: skip
     return base.with_overrides(**over)
 
