@@ -60,9 +60,17 @@ class Upserts:
     guard: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
-        self.card_kind = Kind(self.cards, self.luca.find_stock_card, self.luca.create_stock_card, "code")
-        self.customer_kind = Kind(self.customers, self.luca.find_customer, self.luca.create_customer, "code")
-        self.invoice_kind = Kind(self.invoices, self.luca.find_invoice, self.luca.create_invoice, "belgeTakipNo")
+        # Late-bound: nothing touches the client until a record really needs it.
+        luca = self.luca
+        self.card_kind = Kind(
+            self.cards, lambda k: luca.find_stock_card(k), lambda p: luca.create_stock_card(p), "code"
+        )
+        self.customer_kind = Kind(
+            self.customers, lambda k: luca.find_customer(k), lambda p: luca.create_customer(p), "code"
+        )
+        self.invoice_kind = Kind(
+            self.invoices, lambda k: luca.find_invoice(k), lambda p: luca.create_invoice(p), "belgeTakipNo"
+        )
 
     def _existing_or_create(
         self, kind: Kind, plan: Plan, state: ItemState

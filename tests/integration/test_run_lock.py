@@ -63,7 +63,7 @@ def test_no_luca_write_is_sent_once_the_guard_refuses(redis_conn: redis.Redis) -
 
     caches = [IdCache(redis_conn, "t", kind, 60) for kind in ("stockcard", "customer", "invoice")]
     upserts = Upserts(NoWrites(), *caches, guard=refuse)  # type: ignore[arg-type]
-    plan = Plan(key="K1", payload={}, digest="d", label="x")
+    plan = Plan.of("K1", {}, label="x")
     for handler in (upserts.stock_card, upserts.customer, upserts.invoice):
         with pytest.raises(RunAborted):
             handler(plan, ItemState())
