@@ -29,6 +29,23 @@ SKU_COLLISION_PAIRS = [("çay-01", "CAY-01"), ("ABC 10", "abc-10"), ("IŞIK-05",
 ASCII_FOLD = str.maketrans("çğıöşüÇĞİÖŞÜ", "cgiosuCGIOSU")
 
 
+# Fields every new sales order starts with, whether generated or created through admin. Immutable
+# values only: the dict is copied shallowly into each order.
+ORDER_DEFAULTS: dict[str, Any] = {
+    "invoicing_status": "notInvoiced",
+    "total": None,
+    "total_in_base_currency": None,
+    "product_expected_date": None,
+    "ingredient_availability": None,
+    "ingredient_expected_date": None,
+    "production_status": "NOT_APPLICABLE",
+    "tracking_number": None,
+    "tracking_number_url": None,
+    "linked_manufacturing_order_id": None,
+    "deleted_at": None,
+}
+
+
 @dataclass(frozen=True)
 class GenOptions:
     seed: int = 42
@@ -506,6 +523,7 @@ class Generator:
                 for a in (billing, shipping)
             ]
             order: dict[str, Any] = {
+                **ORDER_DEFAULTS,
                 "id": so_id,
                 "customer_id": customer["id"],
                 "order_no": f"SO-{seq + 1}",
@@ -518,9 +536,6 @@ class Generator:
                 "currency": currency,
                 "conversion_rate": None if conv is None else num(conv),
                 "conversion_date": None if conv is None else iso(t0),
-                "invoicing_status": "notInvoiced",
-                "total": None,
-                "total_in_base_currency": None,
                 "additional_info": "",
                 "customer_ref": f"PO-{rng.randint(1000, 9999)}" if rng.random() < 0.3 else None,
                 "sales_order_rows": [],
@@ -528,19 +543,11 @@ class Generator:
                 "ecommerce_store_name": "demo-magaza.myshopify.com" if source == "shopify" else None,
                 "ecommerce_order_id": str(5_000_000 + seq) if source == "shopify" else None,
                 "product_availability": "PICKED" if picked else "IN_STOCK",
-                "product_expected_date": None,
-                "ingredient_availability": None,
-                "ingredient_expected_date": None,
-                "production_status": "NOT_APPLICABLE",
-                "tracking_number": None,
-                "tracking_number_url": None,
                 "billing_address_id": so_addresses[0]["id"],
                 "shipping_address_id": so_addresses[1]["id"],
                 "addresses": so_addresses,
-                "linked_manufacturing_order_id": None,
                 "created_at": iso(t0),
                 "updated_at": iso(updated),
-                "deleted_at": None,
             }
             lines: list[tuple[dict[str, Any], Decimal]] = []
             for variant in rng.sample(pool, min(len(pool), rng.randint(1, 5))):

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.katana.clock import SimClock
-from sandbox.katana.data import BASE_CURRENCY, Dataset, GenOptions, generate
+from sandbox.katana.data import BASE_CURRENCY, ORDER_DEFAULTS, Dataset, GenOptions, generate
 from sandbox.katana.encode import iso, num, to_decimal
 from sandbox.katana.orders import SO_STATUSES, make_row, price_order
 
@@ -213,6 +213,7 @@ class Store:
             so_id = self._next_id(self.data.sales_orders)
             primary = next(iter(self.data.locations))
             order: Record = {
+                **ORDER_DEFAULTS,
                 "id": so_id,
                 "customer_id": customer["id"],
                 "order_no": body.get("order_no") or f"SO-{max(numbers, default=0) + 1}",
@@ -225,9 +226,6 @@ class Store:
                 "currency": currency,
                 "conversion_rate": None if currency == BASE_CURRENCY else num(to_decimal(rate)),
                 "conversion_date": None if currency == BASE_CURRENCY else now,
-                "invoicing_status": "notInvoiced",
-                "total": None,
-                "total_in_base_currency": None,
                 "additional_info": body.get("additional_info", ""),
                 "customer_ref": body.get("customer_ref"),
                 "sales_order_rows": [],
@@ -235,19 +233,11 @@ class Store:
                 "ecommerce_store_name": None,
                 "ecommerce_order_id": None,
                 "product_availability": "IN_STOCK",
-                "product_expected_date": None,
-                "ingredient_availability": None,
-                "ingredient_expected_date": None,
-                "production_status": "NOT_APPLICABLE",
-                "tracking_number": None,
-                "tracking_number_url": None,
                 "billing_address_id": None,
                 "shipping_address_id": None,
                 "addresses": [],
-                "linked_manufacturing_order_id": None,
                 "created_at": now,
                 "updated_at": now,
-                "deleted_at": None,
             }
             default_tax = next((t["id"] for t in self.data.tax_rates.values() if t["is_default_sales"]), None)
             next_row = self._next_id(self._rows)
