@@ -63,7 +63,6 @@ class KatanaBudget:
         self._acquire = conn.register_script(_ACQUIRE)
         self._pad = conn.register_script(_PAD)
         self.conn = conn
-        self.waited_s = 0.0
 
     def acquire(self, deadline_s: float = 600.0, on_wait: Callable[[], None] | None = None) -> None:
         """Wait until a request may be sent; raises TimeoutError after ``deadline_s``.
@@ -81,7 +80,6 @@ class KatanaBudget:
                 raise TimeoutError(f"Katana budget still exhausted after {deadline_s:.0f} s")
             pause = min(wait_ms / 1000, 2.0)
             time.sleep(pause)
-            self.waited_s += pause
             if on_wait is not None:
                 on_wait()
 

@@ -57,6 +57,9 @@ class LucaClient:
         self.http.cookies.set_policy(_NoCookies())
         self.http.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=settings.pool_size * 2 + 4))
         self.sessions = SessionStore(conn, settings.key_prefix)
+        self._list_retrying = backoff.on_exception(
+            backoff.expo, TransientError, max_tries=READ_TRIES, factor=0.2, max_value=5.0, logger=None
+        )(self._list_once)
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -172,10 +175,7 @@ class LucaClient:
     def _list(self, action: str, body: Mapping[str, Any], query: str = "") -> list[dict[str, Any]]:
         """A whole list (``No-Paging``). Reads are safe to resend, so transient failures are
         retried here; a list that still fails raises (never an empty or partial list)."""
-        retrying = backoff.on_exception(
-            backoff.expo, TransientError, max_tries=READ_TRIES, factor=0.2, max_value=5.0, logger=None
-        )
-        return retrying(self._list_once)(action, body, query)
+        return self._list_retrying(action, body, query)
 
     def _list_once(self, action: str, body: Mapping[str, Any], query: str) -> list[dict[str, Any]]:
         data = self.call(action + query, body, expect="list", headers=NO_PAGING)

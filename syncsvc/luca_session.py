@@ -82,6 +82,3 @@ class SessionStore:
             self._local = session
             log.info("Luca session generation %d established (branch %d)", session.generation, branch)
             return session
-
-    def forget_local(self) -> None:
-        self._local = None

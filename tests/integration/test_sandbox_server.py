@@ -39,8 +39,6 @@ def test_help_lists_every_option() -> None:
 
 @pytest.mark.parametrize("repeat", range(2))
 def test_injected_reset_is_a_real_connection_reset(sandbox_session: Sandbox, repeat: int) -> None:
-    from sandbox.server import reset_connection  # noqa: F401  (the helper under test)
-
     with pytest.raises(requests.ConnectionError) as info:
         requests.post(f"{sandbox_session.luca_url}/_admin/reset-me", timeout=5)
     assert "reset" in str(info.value).lower()
