@@ -10,4 +10,4 @@ COPY sandbox ./sandbox
 RUN useradd --create-home sync && mkdir -p /app/var && chown sync /app/var
 USER sync
 EXPOSE 8000
-CMD ["gunicorn", "-c", "python:syncsvc.gunicorn_conf", "syncsvc.app:create_app()"]
+CMD ["gunicorn", "-c", "python:syncsvc.ops.gunicorn_conf", "syncsvc.web.app:create_app()"]

@@ -17,8 +17,8 @@ import redis
 import requests
 
 from sandbox.testing import Sandbox, start_sandbox
-from syncsvc.netutil import free_port, wait_http
-from syncsvc.procs import Child, Children, web_argv, worker_argv
+from syncsvc.net import free_port, wait_http
+from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
 
 TOKEN = "bench-token-7d3f"
 # The sandbox accepts every key listed here. Each run takes a fresh one so no run inherits

@@ -12,8 +12,8 @@ import requests
 
 from bench.infra import OBSERVER_KEY
 from sandbox.testing import Sandbox
-from syncsvc.errors import SyncError
-from syncsvc.mapping import LucaTenant, map_stock_card
+from syncsvc.domain.errors import SyncError
+from syncsvc.domain.mapping import LucaTenant, map_stock_card
 from syncsvc.settings import Settings
 
 LOGIN = {"orgCode": "1234567", "userName": "demo", "userPassword": "demo-luca-pass"}

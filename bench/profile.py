@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from bench import infra
-from jobs.runner import run_sync
+from jobs.run import run_sync
 from syncsvc.settings import Settings
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import backoff
 
-from syncsvc.errors import (
+from syncsvc.domain.errors import (
     ConfigError,
     PermanentError,
     RunAborted,
@@ -33,9 +33,9 @@ from syncsvc.errors import (
     TransientError,
     error_class,
 )
-from syncsvc.history import OUTCOMES, ItemRecord, utcnow
-from syncsvc.mapping import Plan
+from syncsvc.domain.mapping import Plan
 from syncsvc.settings import Settings
+from syncsvc.store.history import OUTCOMES, ItemRecord, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -17,14 +17,14 @@ from typing import Any
 import redis
 
 from jobs.engine import Engine, Handler, Item, Recorder, Reporter
-from jobs.handlers import Upserts
-from syncsvc.cache import as_str
-from syncsvc.codes import as_int, canonical_code, to_decimal
-from syncsvc.errors import ConflictError, MappingError, PermanentError, RunAborted, SyncError, TransientError
-from syncsvc.katana import KatanaClient
-from syncsvc.luca import LucaClient
-from syncsvc.mapping import LucaTenant, Plan, customer_code, map_customer, map_invoice, map_stock_card
+from jobs.upserts import Upserts
+from syncsvc.clients.katana import KatanaClient
+from syncsvc.clients.luca import LucaClient
+from syncsvc.domain.convert import as_int, canonical_code, to_decimal
+from syncsvc.domain.errors import ConflictError, MappingError, PermanentError, RunAborted, SyncError, TransientError
+from syncsvc.domain.mapping import LucaTenant, Plan, customer_code, map_customer, map_invoice, map_stock_card
 from syncsvc.settings import Settings
+from syncsvc.store.cache import as_str
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """``python -m syncsvc``."""
 
-from syncsvc.cli import main
+from syncsvc.ops.cli import main
 
 main()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from syncsvc.errors import ConfigError
+from syncsvc.domain.errors import ConfigError
 
 # Katana uom (lower-cased free text) -> Luca unit name (resolved to the tenant's unit id by name
 # at start-up; Luca unit ids are per-tenant database ids, so ids are never configured directly).

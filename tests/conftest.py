@@ -1,8 +1,7 @@
-"""Shared fixtures: a real Redis in a database index of its own, and the sandbox simulators."""
+"""Shared fixtures: a real Redis in a database index claimed for this run, and the sandbox simulators."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,18 +9,32 @@ import pytest
 import redis
 
 from sandbox.testing import Sandbox, start_sandbox
+from tests.redisdb import TestRedis, acquire, wipe
 
-# Tests own one Redis database index (flushed before and after each test that asks for Redis).
-TEST_REDIS_DB = int(os.environ.get("SYNCSVC_TEST_REDIS_DB", "15"))
-TEST_REDIS_URL = os.environ.get("SYNCSVC_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{TEST_REDIS_DB}")
+_TEST_REDIS: TestRedis | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _TEST_REDIS
+    _TEST_REDIS = acquire()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _TEST_REDIS is not None:
+        _TEST_REDIS.release()  # type: ignore[operator]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"redis: {_TEST_REDIS.url if _TEST_REDIS else '?'} (claimed for this run; see tests/redisdb.py)"
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    conn = redis.Redis.from_url(TEST_REDIS_URL)
-    conn.flushdb()
-    yield TEST_REDIS_URL
-    conn.flushdb()
+    assert _TEST_REDIS is not None
+    conn = redis.Redis.from_url(_TEST_REDIS.url)
+    wipe(conn)
+    yield _TEST_REDIS.url
+    wipe(conn)
     conn.close()
 
 

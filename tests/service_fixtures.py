@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Flask
 
-from syncsvc.app import create_app
 from syncsvc.settings import Settings
+from syncsvc.web.app import create_app
 
 TOKEN = "test-token-5f1c0a9e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -2,8 +2,8 @@
 
 ``add_arguments`` and ``build_app`` are the contract with ``python -m sandbox``; the pieces live
 in small modules: ``data`` (seeded generator), ``state`` (store and mutations), ``query``
-(filters and pagination), ``ratelimit``, ``faults``, ``encode`` (wire number style), ``api`` and
-``admin`` (routes), ``app`` (request pipeline).
+(filters and pagination), ``ratelimit``, ``faults``, ``encoding`` (wire number style), ``api`` and
+``admin`` (routes), ``simulator`` (root object), ``app`` (request pipeline).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from sandbox.katana.app import Config, Simulator, create_app
+from sandbox.katana.app import create_app
 from sandbox.katana.data import GenOptions, parse_range
-from sandbox.katana.encode import parse_iso
+from sandbox.katana.encoding import parse_iso
 from sandbox.katana.faults import Faults
 from sandbox.katana.ratelimit import parse_rate
+from sandbox.katana.simulator import Config, Simulator
 from sandbox.server import WSGIApp
 
 

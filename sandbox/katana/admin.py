@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, request
 
 from sandbox.katana.data import GenOptions, parse_range
-from sandbox.katana.encode import iso
+from sandbox.katana.encoding import iso
 from sandbox.katana.requestlog import mask_key
 from sandbox.katana.state import Invalid, NotFound, Record
 from sandbox.katana.web import json_response
 
 if TYPE_CHECKING:
-    from sandbox.katana.app import Simulator
+    from sandbox.katana.simulator import Simulator
 
 KINDS = {"products": "product", "materials": "material", "services": "service"}
 

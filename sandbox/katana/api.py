@@ -15,11 +15,11 @@ from flask import Flask, Response, request
 
 from sandbox.katana.query import Filter, Query, paginate, pagination_header, select
 from sandbox.katana.state import Invalid, NotFound, Record
-from sandbox.katana.validate import DTOS, unprocessable, validation_errors
+from sandbox.katana.validation import DTOS, unprocessable, validation_errors
 from sandbox.katana.web import error_response, json_response
 
 if TYPE_CHECKING:
-    from sandbox.katana.app import Simulator
+    from sandbox.katana.simulator import Simulator
 
 
 def _deleted(r: Record) -> bool:

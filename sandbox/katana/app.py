@@ -1,4 +1,4 @@
-"""The Katana simulator's Flask app: shared objects, the request pipeline, error handlers.
+"""The Katana simulator's Flask app: the request pipeline and error handlers.
 
 Pipeline for every non-admin request (``before_request``/``after_request``):
 auth (401) -> rate limit per key (429) -> injected latency / random 429 / random 500 -> route.
@@ -8,61 +8,16 @@ Admin routes (``/_admin/...``) skip all of it but must come from loopback.
 
 from __future__ import annotations
 
-import random
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.katana import admin, api
-from sandbox.katana.clock import SimClock
-from sandbox.katana.data import GenOptions
-from sandbox.katana.encode import iso
-from sandbox.katana.faults import FaultBox, Faults
-from sandbox.katana.ratelimit import RateLimiter, parse_rate
-from sandbox.katana.requestlog import RequestLog
-from sandbox.katana.state import Store
+from sandbox.katana.encoding import iso
+from sandbox.katana.simulator import Simulator
 from sandbox.katana.web import error_response
-
-
-@dataclass(frozen=True)
-class Config:
-    api_keys: frozenset[str]
-    gen: GenOptions
-    faults: Faults
-    reset_in_seconds: bool = False
-    clock_start: datetime | None = None
-
-
-class Simulator:
-    """Everything one simulator instance owns; handlers reach it through closures."""
-
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self.clock = SimClock(cfg.clock_start)
-        self.store = Store(cfg.gen, self.clock)
-        self.limiter = RateLimiter(*parse_rate(cfg.faults.rate_limit))
-        self.faults = FaultBox(cfg.faults)
-        self.log = RequestLog()
-        # Fault dice; seeded so a single-threaded client sees a repeatable fault sequence.
-        self.rng = random.Random(cfg.gen.seed)
-
-    def reset(self, gen: GenOptions) -> None:
-        self.clock.restart(self.cfg.clock_start)
-        self.store.reset(gen)
-        self.faults.reset()
-        self.limiter.configure(*parse_rate(self.cfg.faults.rate_limit))
-        self.limiter.clear()
-        self.log.reset()
-        self.rng.seed(gen.seed)
-
-    def set_faults(self, changes: dict[str, Any]) -> Faults:
-        faults = self.faults.update(changes)
-        self.limiter.configure(*parse_rate(faults.rate_limit))
-        return faults
 
 
 def _bearer() -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sandbox.katana.encode import iso
+from sandbox.katana.encoding import iso
 
 
 class SimClock:

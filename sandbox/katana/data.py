@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.katana import words
-from sandbox.katana.encode import dec_str, iso, money, num
+from sandbox.katana.encoding import dec_str, iso, money, num
 from sandbox.katana.orders import make_row, price_order
 
 BASE_CURRENCY = "TRY"

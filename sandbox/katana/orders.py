@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sandbox.katana.encode import dec_str, money, num, to_decimal
+from sandbox.katana.encoding import dec_str, money, num, to_decimal
 
 SO_STATUSES = ("PENDING", "NOT_SHIPPED", "PARTIALLY_PACKED", "PARTIALLY_DELIVERED", "PACKED", "DELIVERED")
 

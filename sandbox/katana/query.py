@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.katana.encode import iso, parse_iso
+from sandbox.katana.encoding import iso, parse_iso
 
 Record = dict[str, Any]
 DEFAULT_LIMIT = 50

@@ -25,7 +25,7 @@ from typing import Any
 
 from sandbox.katana.clock import SimClock
 from sandbox.katana.data import BASE_CURRENCY, ORDER_DEFAULTS, Dataset, GenOptions, generate
-from sandbox.katana.encode import iso, num, to_decimal
+from sandbox.katana.encoding import iso, num, to_decimal
 from sandbox.katana.orders import SO_STATUSES, make_row, price_order
 
 Record = dict[str, Any]

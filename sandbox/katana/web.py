@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response
 
-from sandbox.katana.encode import stringify_numbers
+from sandbox.katana.encoding import stringify_numbers
 
 ERRORS: dict[int, tuple[str, str]] = {
     401: ("UnauthorizedError", "Unauthorized"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from sandbox.luca.config import Settings, SwitchError, Switches, update_switches
 from sandbox.luca.faults import CONFIG_KEYS, FaultConfig, FaultInjector, parse_config
-from sandbox.luca.reqlog import RequestLog
+from sandbox.luca.requestlog import RequestLog
 from sandbox.luca.session import SessionStore
 from sandbox.luca.state import Store
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from syncsvc.netutil import free_port, wait_http
-from syncsvc.procs import Child, Children, web_argv, worker_argv
+from syncsvc.net import free_port, wait_http
+from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
 from tests.service_fixtures import FAKE_JOBS_ENV, TOKEN, http_stub
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from rq import get_current_job
 
-from syncsvc.errors import RunAborted
-from syncsvc.history import History, ItemRecord, utcnow
+from syncsvc.domain.errors import RunAborted
 from syncsvc.settings import from_env
+from syncsvc.store.history import History, ItemRecord, utcnow
 
 HOLD_KEY = "fake:hold"
 HOLD_MAX_S = 30.0

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from syncsvc.netutil import free_port, port_is_free
+from syncsvc.net import free_port, port_is_free
 from tests.service_fixtures import FAKE_JOBS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -56,10 +56,10 @@ def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
             "-m",
             "gunicorn",
             "-c",
-            "python:syncsvc.gunicorn_conf",
+            "python:syncsvc.ops.gunicorn_conf",
             "-b",
             "0.0.0.0:{port}",
-            "syncsvc.app:create_app()",
+            "syncsvc.web.app:create_app()",
         ],
     ],  # fmt: skip
 )

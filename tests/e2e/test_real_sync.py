@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from sandbox.testing import Sandbox
-from syncsvc.netutil import free_port, wait_http
-from syncsvc.procs import Children, web_argv, worker_argv
+from syncsvc.net import free_port, wait_http
+from syncsvc.ops.procs import Children, web_argv, worker_argv
 from tests.e2e.conftest import Stack, stack_env
 
 

@@ -114,7 +114,7 @@ def test_cli_against_the_stack(stack: Stack) -> None:
 
 def test_worker_as_typed_without_the_serializer_flag_refuses(stack: Stack) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "rq.cli", "worker", "sync", "-c", "syncsvc.rq_settings", "--with-scheduler"],
+        [sys.executable, "-m", "rq.cli", "worker", "sync", "-c", "syncsvc.ops.rq_settings", "--with-scheduler"],
         capture_output=True,
         text=True,
         cwd=ROOT,

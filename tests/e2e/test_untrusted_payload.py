@@ -12,7 +12,7 @@ import redis
 from rq import Queue
 from rq.job import JobStatus
 
-from syncsvc.queueing import QUEUE_NAME, sync_queue
+from jobs.enqueue import QUEUE_NAME, sync_queue
 from tests.e2e.conftest import Stack
 
 

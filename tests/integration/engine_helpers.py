@@ -10,12 +10,12 @@ from typing import Any
 import redis
 import requests
 
-from jobs.runner import run_sync
+from jobs.run import run_sync
 from sandbox.testing import Sandbox
-from syncsvc.codes import canonical_code
-from syncsvc.errors import SyncError
-from syncsvc.history import History
+from syncsvc.domain.convert import canonical_code
+from syncsvc.domain.errors import SyncError
 from syncsvc.settings import Settings
+from syncsvc.store.history import History
 
 # A second key the sandbox accepts: the test's own reads don't eat the engine's budget.
 OBSERVER_KEY = "bench-katana-key"

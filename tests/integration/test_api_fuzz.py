@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from syncsvc.openapi import openapi_document
+from syncsvc.web.openapi import openapi_document
 from tests.service_fixtures import AUTH, make_app, make_settings
 
 

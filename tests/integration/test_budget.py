@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from syncsvc.budget import KatanaBudget
+from syncsvc.clients.budget import KatanaBudget
 
 
 def test_sliding_window_holds_across_threads(redis_conn: redis.Redis) -> None:

@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
-from syncsvc.cache import IdCache
-from syncsvc.errors import RunAborted
+from syncsvc.domain.errors import RunAborted
+from syncsvc.store.cache import IdCache
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.testing import Sandbox, start_sandbox
-from syncsvc.errors import RunAborted
+from syncsvc.domain.errors import RunAborted
 from tests.integration.engine_helpers import (
     assert_accounted,
     engine_settings,

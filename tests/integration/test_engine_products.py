@@ -7,7 +7,7 @@ from pathlib import Path
 import redis
 
 from sandbox.testing import Sandbox
-from syncsvc.codes import canonical_code
+from syncsvc.domain.convert import canonical_code
 from tests.integration.engine_helpers import (
     assert_accounted,
     engine_settings,
@@ -18,6 +18,7 @@ from tests.integration.engine_helpers import (
     luca_writes,
     run,
 )
+from tests.redisdb import wipe
 
 
 def test_clean_sync_then_no_writes_then_exactly_the_changes(sandbox: Sandbox, redis_url: str, tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_clean_sync_then_no_writes_then_exactly_the_changes(sandbox: Sandbox, re
 def test_flushed_cache_adopts_instead_of_duplicating(sandbox: Sandbox, redis_url: str, tmp_path: Path) -> None:
     settings = engine_settings(sandbox, redis_url, tmp_path)
     first = run(settings, "PRODUCT", limit=40)
-    redis.Redis.from_url(redis_url).flushdb()
+    wipe(redis.Redis.from_url(redis_url))
     again = run(settings, "PRODUCT", limit=40)
     assert again["created"] == 0
     assert again["adopted"] == first["created"]

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from jobs.locks import RunLock
 from sandbox.testing import Sandbox
-from syncsvc.errors import AlreadyRunning
-from syncsvc.history import History
+from syncsvc.domain.errors import AlreadyRunning
+from syncsvc.store.history import History
+from syncsvc.store.locks import RunLock
 from tests.integration.engine_helpers import engine_settings, expected_card_codes, luca_records, luca_state, run
 
 
@@ -39,7 +39,7 @@ def test_a_second_run_of_the_same_type_is_refused(sandbox: Sandbox, redis_url: s
 
 CRASHING_RUN = textwrap.dedent("""
     import redis, sys
-    from jobs.runner import run_sync
+    from jobs.run import run_sync
     from syncsvc.settings import Settings
     s = Settings(redis_url=sys.argv[1], key_prefix="t", katana_base_url=sys.argv[2], luca_base_url=sys.argv[3],
                  history_db=sys.argv[4])
@@ -67,7 +67,7 @@ def test_rerun_after_a_crash_halfway_finishes_the_rest_without_duplicates(
 
     # RQ retries an abandoned job under the same id: the run takes over its own lock at once.
     conn = redis.Redis.from_url(redis_url)
-    from jobs.runner import run_sync
+    from jobs.run import run_sync
 
     summary = run_sync("PRODUCT", settings=settings, conn=conn, run_id="crashy-run")
     conn.close()

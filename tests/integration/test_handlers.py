@@ -8,10 +8,10 @@ import pytest
 import redis
 
 from jobs.engine import ItemState
-from jobs.handlers import Upserts
-from syncsvc.cache import IdCache
-from syncsvc.errors import AlreadyExists, TransientError
-from syncsvc.mapping import Plan
+from jobs.upserts import Upserts
+from syncsvc.domain.errors import AlreadyExists, TransientError
+from syncsvc.domain.mapping import Plan
+from syncsvc.store.cache import IdCache
 
 
 class FakeLuca:

@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from sandbox.testing import Sandbox
-from syncsvc.budget import KatanaBudget
-from syncsvc.errors import RunAborted
-from syncsvc.katana import KatanaClient
+from syncsvc.clients.budget import KatanaBudget
+from syncsvc.clients.katana import KatanaClient
+from syncsvc.domain.errors import RunAborted
 from tests.integration.engine_helpers import katana_list
 
 

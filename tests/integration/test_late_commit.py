@@ -43,7 +43,7 @@ def test_timed_out_creates_that_commit_late_are_not_posted_twice(
 
 
 def _items(settings: object, run_id: str) -> list[dict[str, object]]:
-    from syncsvc.history import History
+    from syncsvc.store.history import History
 
     history = History(settings.history_db)  # type: ignore[attr-defined]
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from jobs import locks
-from jobs.locks import RunLock
-from syncsvc.errors import RunAborted
+from syncsvc.domain.errors import RunAborted
+from syncsvc.store import locks
+from syncsvc.store.locks import RunLock
+from tests.redisdb import wipe
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,7 @@ def test_heartbeat_extends_the_lock_while_it_is_ours(redis_conn: redis.Redis) ->
 def test_heartbeat_aborts_once_when_the_lock_is_lost(redis_conn: redis.Redis, takeover: str | None) -> None:
     lock = RunLock(redis_conn, "t", "INVOICE", "run-a")
     lock.acquire()
-    redis_conn.flushdb()  # what a FLUSHALL (or a restart without persistence) does to the lock
+    wipe(redis_conn)  # what a FLUSHALL (or a restart without persistence) does to the lock
     if takeover:
         redis_conn.set(lock.key, takeover)
     with pytest.raises(RunAborted, match="run-b holds it" if takeover else "it is gone"):
@@ -50,9 +51,9 @@ def test_verify_before_a_write_stops_a_run_whose_lock_was_taken(redis_conn: redi
 
 def test_no_luca_write_is_sent_once_the_guard_refuses(redis_conn: redis.Redis) -> None:
     from jobs.engine import ItemState
-    from jobs.handlers import Upserts
-    from syncsvc.cache import IdCache
-    from syncsvc.mapping import Plan
+    from jobs.upserts import Upserts
+    from syncsvc.domain.mapping import Plan
+    from syncsvc.store.cache import IdCache
 
     class NoWrites:
         def __getattr__(self, name: str) -> object:

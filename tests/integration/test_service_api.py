@@ -17,9 +17,10 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from syncsvc.history import History, ItemRecord
-from syncsvc.queueing import claim_key, sync_queue
+from jobs.enqueue import claim_key, sync_queue
 from syncsvc.settings import Settings
+from syncsvc.store.history import History, ItemRecord
+from tests.redisdb import wipe
 from tests.service_fixtures import AUTH, TOKEN, http_stub, make_app, make_settings
 
 
@@ -121,7 +122,7 @@ def test_claim_in_its_enqueue_grace_period_still_blocks(
 
 def test_simultaneous_starts_give_exactly_one_202(app: Flask, redis_conn: redis.Redis) -> None:
     for _ in range(5):
-        redis_conn.flushdb()
+        wipe(redis_conn)
         barrier = threading.Barrier(8)
         results: list[tuple[int, str]] = []
 
@@ -173,7 +174,7 @@ def test_failed_job_shows_the_last_line_only(
     run_queued(redis_conn, monkeypatch, settings)
     view = client.get(f"/api/sync/job/{body['jobId']}", headers=AUTH).json
     assert view["state"] == "FAILED"
-    assert view["error"] == "syncsvc.errors.RunAborted: Katana answered HTTP 500 three times on /v1/products"
+    assert view["error"] == "syncsvc.domain.errors.RunAborted: Katana answered HTTP 500 three times on /v1/products"
     assert [h["stateName"] for h in view["history"]] == ["QUEUED", "STARTED", "FAILED"]
     assert start(client, syncType="CUSTOMER")[0] == 202  # a failed job frees its type
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from syncsvc import redis_conn
-from syncsvc.errors import ConfigError
-from syncsvc.redis_conn import EmbeddedRedis, api_client, resolve_redis
+from syncsvc.domain.errors import ConfigError
 from syncsvc.settings import Settings
+from syncsvc.store import redis_conn
+from syncsvc.store.redis_conn import EmbeddedRedis, api_client, resolve_redis
 
 
 def test_embedded_server_starts_persists_and_stops(tmp_path: Path) -> None:

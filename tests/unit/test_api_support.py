@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from syncsvc.errors import ConfigError
-from syncsvc.job_view import last_line
+from syncsvc.domain.errors import ConfigError
 from syncsvc.logsetup import install_mask
-from syncsvc.netutil import non_loopback_binds
-from syncsvc.redis_conn import redact_url
-from syncsvc.rq_settings import check_serializer, serializer_from_argv
+from syncsvc.net import non_loopback_binds
+from syncsvc.ops.rq_settings import check_serializer, serializer_from_argv
 from syncsvc.settings import from_env
+from syncsvc.store.redis_conn import redact_url
+from syncsvc.web.job_view import last_line
 
 
 def test_redact_url_hides_only_the_password() -> None:
@@ -22,8 +22,8 @@ def test_redact_url_hides_only_the_password() -> None:
 
 
 def test_last_line_of_a_traceback() -> None:
-    tb = 'Traceback (most recent call last):\n  File "x.py", line 1\nsyncsvc.errors.RunAborted: Katana 500\n\n'
-    assert last_line(tb) == "syncsvc.errors.RunAborted: Katana 500"
+    tb = 'Traceback (most recent call last):\n  File "x.py", line 1\nsyncsvc.domain.errors.RunAborted: Katana 500\n\n'
+    assert last_line(tb) == "syncsvc.domain.errors.RunAborted: Katana 500"
     assert last_line(None) is None and last_line("  \n") is None
 
 
@@ -34,7 +34,7 @@ def test_last_line_of_a_traceback() -> None:
         (["rq", "worker", "--serializer=rq.serializers.JSONSerializer"], "rq.serializers.JSONSerializer"),
         (["rq", "worker", "-S", "json"], "json"),
         (["rq", "worker", "-Sjson"], "json"),
-        (["rq", "worker", "sync", "-c", "syncsvc.rq_settings"], None),
+        (["rq", "worker", "sync", "-c", "syncsvc.ops.rq_settings"], None),
     ],
 )
 def test_serializer_flag_forms(argv: list[str], value: str | None) -> None:
@@ -43,7 +43,7 @@ def test_serializer_flag_forms(argv: list[str], value: str | None) -> None:
 
 def test_worker_without_json_serializer_is_refused_in_one_line() -> None:
     check_serializer(["rq", "worker", "sync", "--serializer", "json"])
-    check_serializer(["rq", "info", "-c", "syncsvc.rq_settings"])  # not a worker: no opinion
+    check_serializer(["rq", "info", "-c", "syncsvc.ops.rq_settings"])  # not a worker: no opinion
     for argv in (["rq", "worker", "sync"], ["rq", "worker", "sync", "--serializer", "pickle"]):
         with pytest.raises(SystemExit) as info:
             check_serializer(argv)

@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncsvc.validation import BadRequest, parse_paging, parse_start_body
+from syncsvc.web.validation import BadRequest, parse_paging, parse_start_body
+from tests.redisdb import wipe
 from tests.service_fixtures import AUTH, make_app, make_settings
 
 JSON = "application/json"
@@ -139,7 +140,7 @@ bodies = st.dictionaries(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies | json_values)
 def test_no_input_gets_a_5xx(client: FlaskClient, redis_conn: redis.Redis, body: object) -> None:
-    redis_conn.flushdb()
+    wipe(redis_conn)
     resp = client.post("/api/sync/start", data=json.dumps(body), content_type=JSON, headers=AUTH)
     assert resp.status_code in (202, 400, 409), resp.json
     assert resp.is_json

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from syncsvc.codes import canonical_code, luca_date, parse_katana_time, to_decimal
-from syncsvc.errors import MappingError
+from syncsvc.domain.convert import canonical_code, luca_date, parse_katana_time, to_decimal
+from syncsvc.domain.errors import MappingError
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_luca_dates_are_turkish_calendar_days() -> None:
 
 
 def test_absurd_numbers_fail_the_item_instead_of_crashing() -> None:
-    from syncsvc.codes import luca_number
+    from syncsvc.domain.convert import luca_number
 
     with pytest.raises(MappingError, match="out of range"):
         luca_number(Decimal("1e23"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from syncsvc.history import History, ItemRecord
+from syncsvc.store.history import History, ItemRecord
 
 
 def test_items_are_upserted_and_counted(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.katana import add_arguments, build_app
 from sandbox.katana.data import GenOptions, generate, parse_range
-from sandbox.katana.encode import parse_iso, stringify_numbers
+from sandbox.katana.encoding import parse_iso, stringify_numbers
 from sandbox.katana.ratelimit import RateLimiter
 
 ANCHOR = datetime(2025, 6, 1, 15, 30, tzinfo=UTC)

@@ -7,8 +7,8 @@ import json
 import pytest
 import requests
 
-from syncsvc.errors import AlreadyExists, BusinessError, SessionExpired, SessionLost, TransientError
-from syncsvc.luca_protocol import classify
+from syncsvc.clients.luca_protocol import classify
+from syncsvc.domain.errors import AlreadyExists, BusinessError, SessionExpired, SessionLost, TransientError
 
 
 def reply(body: object, status: int = 200) -> requests.Response:

@@ -11,8 +11,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from jobs.prepare import card_items
-from syncsvc.errors import ConflictError, MappingError
-from syncsvc.mapping import LucaTenant, map_customer, map_invoice, map_stock_card
+from syncsvc.domain.errors import ConflictError, MappingError
+from syncsvc.domain.mapping import LucaTenant, map_customer, map_invoice, map_stock_card
 from syncsvc.settings import Settings
 
 SETTINGS = Settings()

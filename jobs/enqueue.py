@@ -1,0 +1,172 @@
+"""Enqueueing sync jobs: one queued-or-running run per sync type, fresh ids, honest state log.
+
+Why a claim key and not RQ's ``unique=True``: a unique id blocks re-use for as long as the job
+hash lives (a year after a failure), and a fixed id re-enqueued without it runs twice. Instead
+every start gets a fresh uuid4 id and takes ``{prefix}:claim:<TYPE>`` = job id with one Lua
+script, which also decides whether the previous holder still counts:
+
+* its job hash says queued/started/scheduled/deferred/created -> held, the start is refused (409);
+* its job hash is gone (expired, deleted from the dashboard) or terminal -> stale, replaced;
+* no job hash yet but the claim still carries its short enqueue-grace TTL -> held: the other
+  start is between claiming and enqueueing. After a successful enqueue the TTL is removed; an
+  API process that dies in that gap leaves a claim that expires by itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+from syncsvc.settings import Settings
+
+QUEUE_NAME = "sync"
+# The documented worker command (rq 2.12 reads no serializer from -c modules, hence the flag).
+WORKER_COMMAND = "rq worker sync -c syncsvc.ops.rq_settings --with-scheduler --serializer json"
+SYNC_TYPES = ("PRODUCT", "CUSTOMER", "INVOICE")
+DEFAULT_SYNC_JOBS: Mapping[str, str] = {
+    "PRODUCT": "jobs.tasks.process_stock_cards",
+    "CUSTOMER": "jobs.tasks.process_customers",
+    "INVOICE": "jobs.tasks.process_invoices",
+}
+
+RESULT_TTL_S = 24 * 3600
+"""Finished jobs (and their result) stay visible in the dashboard and the job route for a day."""
+FAILURE_TTL_S = 7 * 24 * 3600
+"""Failed jobs are kept a week, not RQ's default year (the dashboard slows down with many)."""
+RETRY = Retry(max=2, interval=[30, 120])
+"""Abandoned jobs (killed worker) and systemic failures are retried after 30 s, then 120 s."""
+CLAIM_GRACE_MS = 30_000
+"""How long a claim may exist before its job hash does (the claim-then-enqueue gap)."""
+STATE_LOG_TTL_S = FAILURE_TTL_S
+
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local status = redis.call('HGET', ARGV[2] .. current, 'status')
+  if status then
+    if status ~= 'finished' and status ~= 'failed' and status ~= 'stopped' and status ~= 'canceled' then
+      return current
+    end
+  elseif redis.call('PTTL', KEYS[1]) > 0 then
+    return current
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return false
+"""
+
+_CONFIRM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PERSIST', KEYS[1]) end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class AlreadyQueued(Exception):
+    """A run of this type is queued or running; ``job_id`` is that run."""
+
+    def __init__(self, sync_type: str, job_id: str) -> None:
+        super().__init__(f"a {sync_type} sync is already queued or running: {job_id}")
+        self.sync_type = sync_type
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    sync_type: str
+    limit: int | None = None
+    dry_run: bool = False
+    trigger: str = "api"
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def claim_key(settings: Settings, sync_type: str) -> str:
+    return settings.redis_key("claim", sync_type)
+
+
+def state_log_key(settings: Settings, job_id: str) -> str:
+    return settings.redis_key("jobstates", job_id)
+
+
+def sync_queue(conn: redis.Redis) -> Queue:
+    return Queue(QUEUE_NAME, connection=conn, serializer=JSONSerializer)
+
+
+def start_sync(
+    conn: redis.Redis,
+    settings: Settings,
+    request: StartRequest,
+    job_paths: Mapping[str, str] = DEFAULT_SYNC_JOBS,
+) -> str:
+    """Claim the sync type and enqueue its job; return the new job id.
+
+    Raises:
+        AlreadyQueued: a run of the same type is queued or running.
+        redis.RedisError: Redis is unreachable (the caller answers 503).
+    """
+    job_id = uuid.uuid4().hex
+    key = claim_key(settings, request.sync_type)
+    holder = conn.eval(_CLAIM, 1, key, job_id, "rq:job:", str(CLAIM_GRACE_MS))
+    if holder is not None:
+        raise AlreadyQueued(request.sync_type, holder.decode() if isinstance(holder, bytes) else str(holder))
+    try:
+        # Record QUEUED before the job can be picked up, so the log is in order.
+        log_state(conn, settings, job_id, "QUEUED")
+        sync_queue(conn).enqueue(
+            job_paths[request.sync_type],
+            kwargs={"limit": request.limit, "dry_run": request.dry_run},
+            job_id=job_id,
+            job_timeout=settings.job_timeout_s,
+            result_ttl=RESULT_TTL_S,
+            failure_ttl=FAILURE_TTL_S,
+            retry=RETRY,
+            description=f"{request.sync_type} sync" + (" (dry run)" if request.dry_run else ""),
+            meta={
+                "syncType": request.sync_type,
+                "limit": request.limit,
+                "dryRun": request.dry_run,
+                "trigger": request.trigger,
+            },
+        )
+    except BaseException:
+        conn.eval(_RELEASE, 1, key, job_id)
+        conn.delete(state_log_key(settings, job_id))
+        raise
+    conn.eval(_CONFIRM, 1, key, job_id)
+    return job_id
+
+
+def current_claim(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None:
+    raw = conn.get(claim_key(settings, sync_type))
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def log_state(conn: redis.Redis, settings: Settings, job_id: str, state: str) -> None:
+    """Append a state change observed by the service itself (RQ keeps no such log)."""
+    key = state_log_key(settings, job_id)
+    pipe = conn.pipeline()
+    pipe.rpush(key, f"{state} {utcnow_iso()}")
+    pipe.expire(key, STATE_LOG_TTL_S)
+    pipe.execute()
+
+
+def read_state_log(conn: redis.Redis, settings: Settings, job_id: str) -> list[dict[str, Any]]:
+    out = []
+    for raw in conn.lrange(state_log_key(settings, job_id), 0, -1):
+        state, _, at = (raw.decode() if isinstance(raw, bytes) else raw).partition(" ")
+        out.append({"stateName": state, "createdAt": at})
+    return out

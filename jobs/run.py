@@ -1,0 +1,120 @@
+"""One sync run from start to finish: lock, history row, prepare, engine, summary.
+
+Independent of RQ so tests and benchmarks can run it in-process; :mod:`jobs.tasks` wraps it for
+``rq worker sync``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from jobs.engine import Engine, Recorder, Reporter
+from jobs.prepare import Prepared, RunContext, prepare_customers, prepare_invoices, prepare_products
+from jobs.upserts import Upserts
+from syncsvc.clients.budget import KatanaBudget
+from syncsvc.clients.katana import KatanaClient
+from syncsvc.clients.luca import LucaClient
+from syncsvc.settings import Settings
+from syncsvc.store.cache import IdCache
+from syncsvc.store.history import OUTCOMES, History
+from syncsvc.store.locks import RunLock
+
+log = logging.getLogger(__name__)
+
+SYNC_TYPES: dict[str, Callable[[RunContext, int | None], Prepared]] = {
+    "PRODUCT": prepare_products,
+    "CUSTOMER": prepare_customers,
+    "INVOICE": prepare_invoices,
+}
+MAX_FAILURES_IN_RESULT = 50
+
+
+def build_context(
+    settings: Settings,
+    conn: redis.Redis,
+    reporter: Reporter,
+    dry_run: bool,
+    run_id: str = "",
+    guard: Callable[[], None] | None = None,
+) -> RunContext:
+    budget = KatanaBudget(
+        conn, settings.key_prefix, settings.katana_api_key, settings.katana_rate_requests, settings.katana_rate_window_s
+    )
+    katana = KatanaClient(settings.katana_base_url, settings.katana_api_key, budget, settings.katana_timeout_s)
+    katana.heartbeat = reporter.tick
+    luca = LucaClient(settings, conn)
+
+    def cache(kind: str) -> IdCache:
+        return IdCache(conn, settings.key_prefix, kind, settings.cache_ttl_s)
+
+    upserts = Upserts(
+        luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run, run_id=run_id,
+        settle_s=settings.luca_write_settle_s,
+    )  # fmt: skip
+    if guard is not None:
+        upserts.guard = guard
+    return RunContext(settings, conn, katana, luca, upserts, reporter, dry_run)
+
+
+def run_sync(
+    sync_type: str,
+    *,
+    settings: Settings,
+    conn: redis.Redis,
+    run_id: str,
+    limit: int | None = None,
+    dry_run: bool = False,
+    publish: Callable[[dict[str, Any]], None] | None = None,
+    trigger: str = "api",
+) -> dict[str, Any]:
+    """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure."""
+    prepare = SYNC_TYPES[sync_type]
+    started = time.monotonic()
+    lock = RunLock(conn, settings.key_prefix, sync_type, run_id)
+    lock.acquire()
+    history = History(settings.history_db)
+    reporter = Reporter(publish, lock.heartbeat)
+    ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
+    history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
+    try:
+        prepared = prepare(ctx, limit)
+        reporter.set_phase("syncing")
+        recorder = Recorder(lambda rows: history.record_items(run_id, rows), settings.batch_size)
+        result = Engine(settings, reporter, recorder).run(prepared.items, prepared.handler)
+        counts = {k: result.counts[k] for k in ("total", *OUTCOMES)}
+        failures = [
+            {"key": r.item_key, "errorClass": r.error_class, "message": r.message}
+            for r in sorted(result.failed.values(), key=lambda r: r.item_key)
+        ]
+        summary: dict[str, Any] = {
+            "runId": run_id,
+            "syncType": sync_type,
+            "dryRun": dry_run,
+            **counts,
+            "durationSeconds": round(time.monotonic() - started, 3),
+            "failures": failures[:MAX_FAILURES_IN_RESULT],
+            "lucaRequests": ctx.luca.requests_sent,
+            "katanaRequests": ctx.katana.requests_sent,
+            "katanaRateLimited": ctx.katana.rate_limited,
+            **prepared.extra,
+        }
+        history.finish_run(run_id, "finished", counts, summary=summary)
+        reporter.set_phase("done")
+        log.info("%s run %s finished: %s", sync_type, run_id, {k: counts[k] for k in counts})
+        return summary
+    except BaseException as exc:
+        counts = history.outcome_counts(run_id)
+        counts["total"] = sum(counts.values())
+        history.finish_run(run_id, "failed", counts, error=f"{type(exc).__name__}: {exc}"[:2000])
+        reporter.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    finally:
+        lock.release()
+        ctx.katana.close()
+        ctx.luca.close()
+        history.close()

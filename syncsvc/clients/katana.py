@@ -1,0 +1,228 @@
+"""Katana MRP client: read-only, paged to the end, inside the shared request budget.
+
+Only GET is ever sent (nothing is written to Katana). A page that still fails after retries
+fails the whole fetch with RunAborted: a silently partial list is how the origin integration
+lost products and orders.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from syncsvc.clients.budget import KatanaBudget
+from syncsvc.domain.errors import RateLimited, RunAborted, TransientError
+from syncsvc.net import pinned_session
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 250  # Katana's maximum; larger is clamped
+IDS_PER_CALL = 100  # keeps the query string well under common URL limits
+MAX_TRANSIENT_TRIES = 5
+MAX_429_TRIES = 8
+
+
+def _retry_after(value: str | None) -> float:
+    """Retry-After in seconds, or an HTTP date; at least 1 s."""
+    if not value:
+        return 1.0
+    try:
+        return max(1.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(1.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _pagination(resp: requests.Response) -> dict[str, Any]:
+    """``X-Pagination`` is a JSON object whose values arrive as strings ("142", "false")."""
+    raw = resp.headers.get("X-Pagination")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in data.items() if isinstance(data, dict) else []:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+        else:
+            try:
+                out[key] = int(value)
+            except (TypeError, ValueError):
+                out[key] = value
+    return out
+
+
+class KatanaClient:
+    """GET-only client. Thread-safe for the fixed host it talks to."""
+
+    def __init__(
+        self, base_url: str, api_key: str, budget: KatanaBudget, timeout_s: float = 30.0, pool: int = 10
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.budget = budget
+        self.timeout = (3.05, timeout_s)
+        self.http = pinned_session(self.base_url)
+        self.http.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=pool))
+        self.http.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
+        self.requests_sent = 0
+        self.rate_limited = 0
+        # Called between requests and while waiting for budget: keeps the run lock and progress alive.
+        self.heartbeat: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- one request ---------------------------------------------------------------------------
+
+    def _get_once(self, path: str, params: Mapping[str, Any]) -> requests.Response:
+        self.budget.acquire(on_wait=self.heartbeat)
+        if self.heartbeat is not None:
+            self.heartbeat()
+        self.requests_sent += 1
+        try:
+            resp = self.http.get(f"{self.base_url}/{path.lstrip('/')}", params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"Katana GET {path}: {type(exc).__name__}") from exc
+        remaining = resp.headers.get("X-Ratelimit-Remaining")
+        if remaining is not None and remaining.strip().lstrip("-").isdigit():
+            self.budget.observe_remaining(int(remaining))
+        if resp.status_code == 429:
+            self.rate_limited += 1
+            wait = _retry_after(resp.headers.get("Retry-After"))
+            self.budget.cool_down(wait)
+            raise RateLimited(f"Katana GET {path}: 429, retry after {wait:.0f} s", wait)
+        if resp.status_code >= 500:
+            raise TransientError(f"Katana GET {path}: HTTP {resp.status_code}")
+        if resp.status_code == 401:
+            raise RunAborted("Katana refused the API key (401): check KATANA_API_KEY")
+        if resp.status_code != 200:
+            raise RunAborted(f"Katana GET {path}: HTTP {resp.status_code} {resp.text[:200]}")
+        return resp
+
+    def get(self, path: str, params: Mapping[str, Any]) -> requests.Response:
+        """GET with retries: 429 waits the server's Retry-After (no jitter below it); other
+        transient failures back off exponentially. Still failing -> RunAborted."""
+        transient = limited = 0
+        while True:
+            try:
+                return self._get_once(path, params)
+            except RateLimited as exc:
+                limited += 1
+                if limited >= MAX_429_TRIES:
+                    raise RunAborted(f"Katana kept answering 429 for {path}") from exc
+                # cool_down already holds every caller back until Retry-After has passed.
+            except TransientError as exc:
+                transient += 1
+                if transient >= MAX_TRANSIENT_TRIES:
+                    raise RunAborted(
+                        f"{exc} (after {transient} tries); nothing was synced from a partial list"
+                    ) from exc
+                time.sleep(min(8.0, 0.5 * 2 ** (transient - 1)) * (1 + random.random() * 0.25))
+
+    # -- lists ---------------------------------------------------------------------------------
+
+    def scan(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        on_page: Callable[[list[dict[str, Any]]], None],
+        max_items: int | None = None,
+        scans: int = 3,
+    ) -> int:
+        """Stream every record of a list endpoint to ``on_page``, one page at a time, so a caller
+        can map and drop raw rows as they arrive. Returns the number of distinct records.
+
+        Lists are newest-first and can't be sorted by update time, so a record created or deleted
+        mid-scan shifts the pages. When the reported total changes between pages or the scan saw
+        fewer distinct records than the total, the scan is repeated: ``on_page`` then sees records
+        again and must be idempotent by id.
+        """
+        for attempt in range(1, scans + 1):
+            ids, totals = self._scan(path, dict(params or {}), max_items, on_page)
+            if max_items is not None or (len(set(totals)) <= 1 and (not totals or len(ids) >= totals[-1])):
+                return len(ids)
+            log.warning("Katana %s changed while paging (totals %s, got %d); rescanning (%d/%d)",
+                        path, totals, len(ids), attempt, scans)  # fmt: skip
+        raise RunAborted(f"Katana {path} kept changing while paging; try again later")
+
+    def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, max_items: int | None = None, scans: int = 3
+    ) -> list[dict[str, Any]]:
+        """Every record of a list endpoint, paged to the end (de-duplicated by id)."""
+        rows: dict[Any, dict[str, Any]] = {}
+
+        def keep(page: list[dict[str, Any]]) -> None:
+            for row in page:
+                rows[row.get("id", ("no-id", len(rows)))] = row
+
+        self.scan(path, params, on_page=keep, max_items=max_items, scans=scans)
+        return list(rows.values())[:max_items]
+
+    def _scan(
+        self, path: str, params: dict[str, Any], max_items: int | None, on_page: Callable[[list[dict[str, Any]]], None]
+    ) -> tuple[set[Any], list[int]]:
+        ids: set[Any] = set()
+        totals: list[int] = []
+        page = 1
+        while True:
+            resp = self.get(path, {**params, "limit": PAGE_SIZE, "page": page})
+            try:
+                data = resp.json()["data"]
+                if not isinstance(data, list):
+                    raise TypeError("data is not a list")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RunAborted(f"Katana {path} page {page}: unexpected body ({exc})") from exc
+            rows = [r for r in data if isinstance(r, dict)]
+            ids.update(r.get("id", ("no-id", page, i)) for i, r in enumerate(rows))
+            on_page(rows)
+            meta = _pagination(resp)
+            if isinstance(meta.get("total_records"), int):
+                totals.append(meta["total_records"])
+            if max_items is not None and len(ids) >= max_items:
+                break
+            if meta.get("last_page") is True or len(data) < PAGE_SIZE:
+                break
+            total_pages = meta.get("total_pages")
+            if isinstance(total_pages, int) and page >= total_pages:
+                break
+            page += 1
+        return ids, totals
+
+    def list_changed(
+        self, path: str, since: datetime, params: Mapping[str, Any] | None = None, overlap_s: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Records updated since ``since`` (incremental read), tombstones included.
+
+        The window starts ``overlap_s`` earlier: lists are not ordered by update time, so a record
+        changed while an earlier scan paged could otherwise fall between two windows. Deleted
+        records come back with ``deleted_at`` set (Katana moves ``updated_at`` on soft delete).
+        """
+        start = (since - timedelta(seconds=overlap_s)).astimezone(UTC)
+        stamp = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return self.list_all(path, {**dict(params or {}), "updated_at_min": stamp, "include_deleted": "true"})
+
+    def get_by_ids(
+        self, path: str, ids: Iterable[int], params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Bulk look-up (``ids=1&ids=2...``), never one request per record."""
+        wanted = sorted({int(i) for i in ids})
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), IDS_PER_CALL):
+            chunk = wanted[start : start + IDS_PER_CALL]
+            out.extend(self.list_all(path, {**dict(params or {}), "ids": chunk}))
+        return out

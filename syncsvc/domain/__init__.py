@@ -1,0 +1,1 @@
+"""Domain rules: the error tree, the model, mapping and conversions (no I/O)."""

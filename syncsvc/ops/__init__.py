@@ -1,0 +1,1 @@
+"""Operations: CLI, demo, process plumbing, worker and gunicorn settings."""

@@ -1,0 +1,168 @@
+"""``syncsvc`` / ``python -m syncsvc``: start and watch syncs, serve the API, run a worker, the demo.
+
+Every failure ends in one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jobs.enqueue import SYNC_TYPES
+from syncsvc.domain.errors import ConfigError
+from syncsvc.logsetup import configure, install_mask
+from syncsvc.net import bind_host, is_loopback_host
+from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
+from syncsvc.ops.procs import Children, web_argv, worker_argv
+from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
+from syncsvc.settings import Settings, from_env, secrets_of
+from syncsvc.store.history import RUN_STATUSES
+from syncsvc.store.redis_conn import export_url, resolve_redis
+
+# Piped output (make, CI logs) would otherwise be cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 120)
+log = logging.getLogger("syncsvc")
+
+
+class Cli(click.Group):
+    """Turn our expected errors into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ApiError, ConfigError) as exc:
+            click.echo(f"syncsvc: {exc}", err=True)
+            sys.exit(1)
+        except (KeyboardInterrupt, Stop):
+            click.echo("syncsvc: interrupted", err=True)
+            sys.exit(130)
+
+
+def load_settings() -> Settings:
+    settings = from_env()
+    configure()
+    install_mask(secrets_of(settings))
+    return settings
+
+
+def api(settings: Settings) -> ApiClient:
+    return ApiClient(settings.api_url, settings.sync_api_token)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Katana MRP -> Luca Koza sync service. Settings come from the environment and .env."""
+
+
+@main.command()
+@click.argument("sync_type", type=click.Choice(SYNC_TYPES))
+@click.option("--limit", type=click.IntRange(min=1), help="process at most N items")
+@click.option("--dry-run", is_flag=True, help="compute outcomes, write nothing to Luca")
+@click.option("--wait", is_flag=True, help="show progress until the job ends, then a summary")
+@click.option("--timeout", type=float, default=3600, show_default=True, help="seconds to wait with --wait")
+def start(sync_type: str, limit: int | None, dry_run: bool, wait: bool, timeout: float) -> None:
+    """Queue a sync through the HTTP API (SYNC_API_URL, SYNC_API_TOKEN)."""
+    client = api(load_settings())
+    started = client.start(sync_type, limit=limit, dry_run=dry_run)
+    console.print(f"{started['message']}  job [bold]{started['jobId']}[/]")
+    console.print(f"dashboard: {started['dashboardUrl']}")
+    if not wait:
+        return
+    job = wait_for_job(client, started["jobId"], console, sync_type, timeout=timeout)
+    rows = [(sync_type, job)]
+    console.print(summary_table(rows))
+    failures = failures_table(rows)
+    if failures is not None:
+        console.print(failures)
+    if job["state"] != "FINISHED":
+        raise ApiError(f"job {job['jobId']} ended {job['state']}: {job.get('error') or 'did not finish in time'}")
+
+
+@main.command()
+@click.argument("job_id")
+def status(job_id: str) -> None:
+    """Show one job: state, progress, result or error, state history (JSON)."""
+    console.print_json(json.dumps(api(load_settings()).job(job_id)))
+
+
+@main.command()
+@click.option("--type", "sync_type", type=click.Choice(SYNC_TYPES), help="only this sync type")
+@click.option("--status", "run_status", type=click.Choice(RUN_STATUSES), help="only runs with this status")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+def history(sync_type: str | None, run_status: str | None, limit: int) -> None:
+    """List recent runs from the history."""
+    page = api(load_settings()).history(type=sync_type, status=run_status, limit=limit)
+    table = Table(title=f"Runs ({len(page['runs'])} of {page['total']})")
+    counts = ("total", "created", "updated", "adopted", "skipped", "failed")
+    table.add_column("run", no_wrap=True, min_width=32)  # ids are for copy-paste: never wrapped
+    for name in ("type", "status", "started", *counts):
+        table.add_column(name)
+    for run in page["runs"]:
+        table.add_row(
+            run["runId"],
+            run["syncType"],
+            run["status"] + (" (dry run)" if run.get("dryRun") else ""),
+            str(run.get("startedAt") or ""),
+            *(str(run.get(k, "")) for k in counts),
+        )
+    console.print(table)
+
+
+def _foreground(name: str, argv: list[str], settings: Settings) -> None:
+    resolved = resolve_redis(settings, allow_start=True)
+    console.print(resolved.describe())
+    export_url(resolved)
+    children = Children()
+    install_stop_signals()
+    try:
+        children.spawn(name, argv, env={})
+        code = wait_while_alive(children, lambda child, rc: log.error("%s exited with code %s", child, rc))
+    finally:
+        ignore_stop_signals()  # a second Ctrl-C must not cut the clean-up short
+        children.stop_all()
+        if resolved.server is not None:
+            resolved.server.stop()
+    if code:
+        sys.exit(code)
+
+
+@main.command()
+@click.option("--bind", help="HOST:PORT (default SYNC_BIND or 127.0.0.1:8000)")
+def serve(bind: str | None) -> None:
+    """Serve the API and /rq with gunicorn (threads)."""
+    settings = load_settings()
+    bind = bind or settings.bind
+    if settings.sync_api_token is None:
+        if not is_loopback_host(bind_host(bind)):
+            raise ConfigError(f"refusing to listen on {bind} without SYNC_API_TOKEN (set one, or bind 127.0.0.1)")
+        console.print(f"SYNC_API_TOKEN is not set: the API is open, so it listens on loopback only ({bind})")
+    _foreground("web", web_argv(bind), settings)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="exit when the queue is empty")
+def worker(burst: bool) -> None:
+    """Run `rq worker sync -c syncsvc.ops.rq_settings --with-scheduler --serializer json`."""
+    settings = load_settings()
+    _foreground("worker", worker_argv(*(["--burst"] if burst else [])), settings)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="exit after the summary (non-zero if a sync job failed)")
+@click.option("--timeout", type=float, default=900, show_default=True, help="seconds to wait for each job")
+def demo(once: bool, timeout: float) -> None:
+    """Run everything against the simulators and sync PRODUCT, CUSTOMER, INVOICE."""
+    from syncsvc.ops.demo import run_demo
+
+    configure()
+    sys.exit(run_demo(console, once=once, timeout=timeout))
+
+
+if __name__ == "__main__":
+    main()

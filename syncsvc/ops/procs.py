@@ -1,0 +1,88 @@
+"""Child processes of the CLI (gunicorn, ``rq worker``): start with a shared env, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.enqueue import WORKER_COMMAND
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def web_argv(bind: str | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:syncsvc.ops.gunicorn_conf"]
+    if bind:
+        argv += ["--bind", bind]
+    return [*argv, "syncsvc.web.app:create_app()"]
+
+
+def worker_argv(*extra: str) -> list[str]:
+    # Same words as the documented command, run through this interpreter's rq.
+    words = WORKER_COMMAND.split()[1:]
+    return [sys.executable, "-m", "rq.cli", *words, *extra]
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (gunicorn and rq both shut down gracefully on it), then SIGKILL after ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        return self.proc.returncode
+
+    def tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Children:
+    items: list[Child] = field(default_factory=list)
+
+    def spawn(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path | None = None) -> Child:
+        log_path = None
+        out: int | object = subprocess.DEVNULL
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = log_dir / f"{name}.log"
+            out = open(log_path, "ab")  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=out,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT,
+            # Own process group: a Ctrl-C in the terminal reaches only us; we stop children in order.
+            start_new_session=True,
+        )
+        if log_path is not None and hasattr(out, "close"):
+            out.close()
+        child = Child(name, proc, log_path)
+        self.items.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        # Reverse start order: workers finish their job before the web and Redis go away.
+        for child in reversed(self.items):
+            child.stop()
+        self.items.clear()

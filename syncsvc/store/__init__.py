@@ -1,0 +1,1 @@
+"""Redis and history storage: caches, claims, locks, the run history, the Redis connection."""

@@ -1,0 +1,90 @@
+"""One run per sync type at a time: a Redis lock taken by the job itself.
+
+The lock is an efficiency and sanity guard (two runs would fight over the same records), not the
+correctness mechanism: idempotent upserts are. It lives 60 s unless the running job's heartbeat
+extends it, so a SIGKILLed worker releases it within a minute, before RQ retries the abandoned
+job. The lock value is the run id, so a retry of the same job may take over its own lock.
+
+The heartbeat also checks that the lock is still ours. When it is gone (Redis flushed or restarted
+without persistence) or held by another run, this run has been forgotten by everything that could
+stop a second one, so it aborts instead of writing in parallel with the run that took over: two
+runs posting the same invoices is exactly the duplicate Luca cannot catch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from syncsvc.domain.errors import AlreadyRunning, RunAborted
+from syncsvc.store.cache import as_str
+
+LOCK_TTL_S = 60
+CHECK_EVERY_S = 1.0
+"""How often the heartbeat verifies ownership (one Redis call; the reporter ticks every 0.5 s)."""
+
+
+class RunLock:
+    def __init__(self, conn: redis.Redis, prefix: str, sync_type: str, run_id: str) -> None:
+        self.conn = conn
+        self.key = f"{prefix}:lock:run:{sync_type}"
+        self.run_id = run_id
+        self._last_check = 0.0
+        self.lost = False
+
+    def acquire(self, wait_s: float = 0.0) -> None:
+        """Take the lock or raise AlreadyRunning. Another run id holding it means a live run (its
+        heartbeat keeps it); a dead one's lock expires within LOCK_TTL_S."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            if self.conn.set(self.key, self.run_id, nx=True, ex=LOCK_TTL_S):
+                return
+            holder = self.conn.get(self.key)
+            if holder is not None and as_str(holder) == self.run_id:
+                self.conn.expire(self.key, LOCK_TTL_S)  # our own lock, left by a killed attempt
+                return
+            if time.monotonic() >= deadline:
+                who = as_str(holder) if holder else "?"
+                raise AlreadyRunning(f"another run ({who}) holds {self.key}")
+            time.sleep(0.5)
+
+    def verify(self) -> None:
+        """Raise :class:`RunAborted` unless the lock is still ours: called before every Luca write,
+        so a run that lost its lock stops within one request per thread, not one heartbeat."""
+        if self.lost:
+            raise RunAborted(f"lost the run lock {self.key}")
+        holder = self.conn.get(self.key)
+        if holder is None or as_str(holder) != self.run_id:
+            self._lose(holder)
+
+    def _lose(self, holder: bytes | str | None) -> None:
+        self.lost = True
+        who = f"run {as_str(holder)} holds it now" if holder else "it is gone (Redis flushed or restarted?)"
+        raise RunAborted(f"lost the run lock {self.key}: {who}; stopping so two runs never write at once")
+
+    def heartbeat(self) -> None:
+        """Extend the lock; raise :class:`RunAborted` (once) when it is no longer ours."""
+        now = time.monotonic()
+        if self.lost or now - self._last_check < CHECK_EVERY_S:
+            return
+        self._last_check = now
+        # Extend only while it is still ours (compare-and-expire).
+        held = self.conn.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) "
+            "else return 0 end",
+            1,
+            self.key,
+            self.run_id,
+            LOCK_TTL_S,
+        )
+        if not held:
+            self._lose(self.conn.get(self.key))
+
+    def release(self) -> None:
+        self.conn.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+            1,
+            self.key,
+            self.run_id,
+        )

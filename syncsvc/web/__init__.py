@@ -1,0 +1,1 @@
+"""The Flask app: API, auth, dashboard, health."""

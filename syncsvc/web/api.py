@@ -1,0 +1,127 @@
+"""The JSON API blueprint: start syncs, watch jobs, read run history and cache health."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from jobs.enqueue import SYNC_TYPES, AlreadyQueued, start_sync
+from syncsvc.store.history import OUTCOMES, RUN_STATUSES
+from syncsvc.web.dashboard import job_url
+from syncsvc.web.health import cache_status
+from syncsvc.web.job_view import describe_job, fetch_job
+from syncsvc.web.openapi import openapi_document
+from syncsvc.web.service import Service
+from syncsvc.web.validation import BadRequest, parse_choice, parse_paging, parse_start_body
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# RQ ids are letters, digits, '_' and '-'; anything else cannot be one of our jobs.
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def service() -> Service:
+    svc: Service = current_app.extensions["syncsvc"]
+    return svc
+
+
+def fail(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"success": False, "error": message, **extra}), status
+
+
+def camel(row: dict[str, Any]) -> dict[str, Any]:
+    """History rows use snake_case columns; the API speaks camelCase like the rest of its JSON."""
+    out = {}
+    for key, value in row.items():
+        head, *rest = key.split("_")
+        out[head + "".join(part.title() for part in rest)] = value
+    return out
+
+
+@bp.post("/sync/start")
+def start() -> tuple[Response, int]:
+    try:
+        req = parse_start_body(request.content_type, request.get_data(cache=False))
+    except BadRequest as exc:
+        return fail(400, str(exc))
+    svc = service()
+    try:
+        job_id = start_sync(svc.redis, svc.settings, req, svc.job_paths)
+    except AlreadyQueued as exc:
+        return fail(409, f"{exc}; wait for it to finish or follow it at /api/sync/job/{exc.job_id}", jobId=exc.job_id)
+    body = {
+        "success": True,
+        "message": f"Sync job queued successfully: {req.sync_type}",
+        "jobId": job_id,
+        "syncType": req.sync_type,
+        "syncMode": "async",
+        "dryRun": req.dry_run,
+        "limit": req.limit,
+        "dashboardUrl": job_url(svc.settings, job_id),
+        "statusUrl": f"{svc.settings.public_url}/api/sync/job/{job_id}",
+    }
+    return jsonify(body), 202
+
+
+@bp.get("/sync/job/<job_id>")
+def job_status(job_id: str) -> tuple[Response, int]:
+    svc = service()
+    job = fetch_job(svc.redis, job_id) if _JOB_ID.match(job_id) else None
+    if job is None:
+        return fail(404, f"no job {job_id[:128]!r} (unknown, or expired: results are kept 1 day, failures 7)")
+    return jsonify(describe_job(svc.redis, svc.settings, job)), 200
+
+
+@bp.get("/sync/history")
+def history() -> tuple[Response, int]:
+    try:
+        sync_type = parse_choice(request.args, "type", SYNC_TYPES)
+        status = parse_choice(request.args, "status", RUN_STATUSES)
+        limit, offset = parse_paging(request.args)
+    except BadRequest as exc:
+        return fail(400, str(exc))
+    rows, total = service().history().list_runs(sync_type, status, limit, offset)
+    return jsonify({"runs": [camel(r) for r in rows], "total": total, "limit": limit, "offset": offset}), 200
+
+
+@bp.get("/sync/history/<run_id>")
+def run_detail(run_id: str) -> tuple[Response, int]:
+    hist = service().history()
+    run = hist.get_run(run_id)
+    if run is None:
+        return fail(404, f"no run {run_id[:128]!r} in the history")
+    return jsonify({**camel(run), "outcomeCounts": hist.outcome_counts(run_id)}), 200
+
+
+@bp.get("/sync/history/<run_id>/items")
+def run_items(run_id: str) -> tuple[Response, int]:
+    try:
+        outcome = parse_choice(request.args, "outcome", OUTCOMES)
+        limit, offset = parse_paging(request.args, default_size=100, max_size=1000)
+    except BadRequest as exc:
+        return fail(400, str(exc))
+    hist = service().history()
+    if hist.get_run(run_id) is None:
+        return fail(404, f"no run {run_id[:128]!r} in the history")
+    rows, total = hist.list_items(run_id, outcome, limit, offset)
+    body = {
+        "runId": run_id,
+        "items": [camel(r) for r in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+    return jsonify(body), 200
+
+
+@bp.get("/cache/status")
+def cache() -> tuple[Response, int]:
+    svc = service()
+    return jsonify(cache_status(svc.redis, svc.settings)), 200
+
+
+@bp.get("/openapi.json")
+def openapi() -> tuple[Response, int]:
+    return jsonify(openapi_document(service().settings.public_url)), 200

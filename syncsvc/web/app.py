@@ -1,0 +1,132 @@
+"""The Flask application factory: JSON API, health probes and rq-dashboard, behind one token."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from flask import Flask, Response, abort, jsonify, request
+from rq.exceptions import NoSuchJobError
+from werkzeug.exceptions import HTTPException
+
+from jobs.enqueue import DEFAULT_SYNC_JOBS
+from syncsvc.domain.errors import ConfigError
+from syncsvc.logsetup import install_mask
+from syncsvc.settings import Settings, from_env, secrets_of
+from syncsvc.store.redis_conn import api_client, redact_url, resolve_redis
+from syncsvc.web import auth, dashboard
+from syncsvc.web.api import bp as api_bp
+from syncsvc.web.health import readiness
+from syncsvc.web.service import Service
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024
+"""A start request is a few dozen bytes; anything near this is a mistake or an attack."""
+
+
+def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``test_config`` may set ``SYNC_JOBS`` (sync type -> dotted job path) and
+    ``REDIS_URL_RESOLVED`` (skip Redis discovery), plus any Flask config key."""
+    settings = settings or from_env()
+    test_config = dict(test_config or {})
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    job_paths: Mapping[str, str] = test_config.pop("SYNC_JOBS", None) or _job_paths_from_env()
+    redis_url = test_config.pop("REDIS_URL_RESOLVED", None) or _redis_url(settings)
+    app.config.update(test_config)
+
+    install_mask(secrets_of(settings))
+    svc = Service(settings=settings, redis_url=redis_url, redis=api_client(redis_url), job_paths=job_paths)
+    app.extensions["syncsvc"] = svc
+
+    auth.install(app, settings.sync_api_token)
+
+    @app.before_request
+    def only_dashboard_instance_zero() -> None:
+        # rq-dashboard raises LookupError (a 500) for instance numbers it does not have.
+        if request.blueprint == "rq_dashboard" and (request.view_args or {}).get("instance_number", 0) != 0:
+            abort(404)
+
+    app.register_blueprint(api_bp)
+    dashboard.mount(app, redis_url, settings)
+    _health_routes(app, svc)
+    _error_handlers(app, svc)
+    return app
+
+
+def _job_paths_from_env() -> Mapping[str, str]:
+    """``SYNCSVC_JOB_PATHS=PRODUCT=pkg.mod.fn,...`` replaces job functions (tests and the demo
+    test run fake jobs in real gunicorn/rq processes); unset means the engine's ``jobs.tasks``."""
+    raw = os.environ.get("SYNCSVC_JOB_PATHS", "").strip()
+    if not raw:
+        return DEFAULT_SYNC_JOBS
+    paths = dict(DEFAULT_SYNC_JOBS)
+    for part in raw.split(","):
+        name, _, path = part.partition("=")
+        if name.strip() not in paths or not path.strip():
+            raise ConfigError(f"SYNCSVC_JOB_PATHS entries must be TYPE=module.function, got {part!r}")
+        paths[name.strip()] = path.strip()
+    return paths
+
+
+def _redis_url(settings: Settings) -> str:
+    # The web app never starts a Redis itself (it would die with a gunicorn worker); the CLI
+    # does that and passes REDIS_URL down. Without one, answer 503 naming the problem.
+    try:
+        return resolve_redis(settings, allow_start=False).url
+    except Exception:
+        return "redis://127.0.0.1:6379/0"
+
+
+def _health_routes(app: Flask, svc: Service) -> None:
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        return jsonify({"status": "ok"}), 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        ready, checks = readiness(svc.redis, svc.redis_url, svc.settings)
+        return jsonify({"ready": ready, "checks": checks}), 200 if ready else 503
+
+
+def _json_error(status: int, message: str) -> Response:
+    resp = jsonify({"success": False, "error": message})
+    resp.status_code = status
+    return resp
+
+
+def _error_handlers(app: Flask, svc: Service) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        messages = {
+            404: f"no route {request.method} {request.path[:200]}",
+            405: f"method {request.method} not allowed on {request.path[:200]}",
+            413: f"request body too large (limit {MAX_BODY_BYTES} bytes)",
+        }
+        resp = _json_error(status, messages.get(status, exc.description or exc.name))
+        if status == 405:
+            for name, value in exc.get_headers():
+                if name.lower() == "allow":
+                    resp.headers["Allow"] = value
+        return resp
+
+    @app.errorhandler(NoSuchJobError)
+    def no_such_job(exc: NoSuchJobError) -> Response:
+        return _json_error(404, "no such job (unknown, or its result expired)")
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def redis_down(exc: redis.RedisError) -> Response:
+        reason = str(exc).replace(svc.redis_url, redact_url(svc.redis_url))
+        return _json_error(503, f"Redis is unavailable at {redact_url(svc.redis_url)}: {reason[:200]}")
+
+    @app.errorhandler(Exception)
+    def internal(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _json_error(500, f"internal error ({type(exc).__name__}); see the server log")

@@ -1,0 +1,27 @@
+"""Mount rq-dashboard at ``/rq`` inside our app (auth is added by :mod:`syncsvc.web.auth`)."""
+
+from __future__ import annotations
+
+import rq_dashboard
+import rq_dashboard.web
+from flask import Flask
+from rq.serializers import JSONSerializer
+
+from syncsvc.settings import Settings
+
+URL_PREFIX = "/rq"
+
+
+def mount(app: Flask, redis_url: str, settings: Settings) -> None:
+    # Only RQ_DASHBOARD_* keys: a plain REDIS_URL key would trigger its legacy-config warning.
+    app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url
+    app.config["RQ_DASHBOARD_POLL_INTERVAL"] = settings.dashboard_poll_ms
+    # The dashboard decodes job data with a module-global serializer; ours is JSON everywhere.
+    rq_dashboard.web.config.serializer = JSONSerializer
+    rq_dashboard.web.setup_rq_connection(app)
+    app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
+
+
+def job_url(settings: Settings, job_id: str) -> str:
+    """The dashboard page of one job (instance 0 = our only Redis)."""
+    return f"{settings.public_url}{URL_PREFIX}/0/view/job/{job_id}"
