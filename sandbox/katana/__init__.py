@@ -95,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start the simulator clock at this ISO-8601 instant (it then ticks in real time); "
         "default: real UTC now. Generated data is laid out relative to this clock's day",
     )
+    group.add_argument(
+        "--katana-webhook-retry-scale",
+        type=_probability,
+        default=1.0,
+        help="multiply Katana's webhook retry waits (30 s, 2 min, 15 min) by this factor, e.g. "
+        "0.001 for tests (default 1)",
+    )
     group.add_argument("--seed", type=int, default=42, help="data generator seed (default 42)")
     group.add_argument(
         "--products",
@@ -136,6 +143,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             random_500=args.katana_random_500,
             latency_ms=args.katana_latency_ms,
             numbers_as_strings=args.katana_numbers_as_strings,
+            webhook_retry_scale=args.katana_webhook_retry_scale,
         ),
         reset_in_seconds=args.katana_reset_seconds,
         clock_start=args.katana_clock,

@@ -146,6 +146,19 @@ def register(app: Flask, sim: Simulator) -> None:
             return _fail(404, f"no admin mutations for {collection}")
         return guarded(actions["DELETE" if delete else "PATCH"])
 
+    @app.post("/_admin/<collection>")
+    def create_item(collection: str) -> Response:
+        """Create a product/material (``{name, variants:[{sku, sales_price, ...}], ...}``) or a
+        variant (``{product_id|material_id, sku, ...}``), as a Katana user would."""
+        body = _body()
+        if collection in KINDS and not isinstance(body.get("name"), str):
+            return _fail(400, "name: a string is required")
+        if collection in KINDS:
+            return guarded(lambda: store.item_view(store.create_item(KINDS[collection], body)))
+        if collection == "variants":
+            return guarded(lambda: store.create_variant(body))
+        return _fail(404, f"no admin create for {collection}")
+
     @app.post("/_admin/sales_orders")
     def create_order() -> Response:
         return guarded(lambda: store.create_sales_order(_body()))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.katana import admin, api
+from sandbox.katana import admin, api, webhook_routes
 from sandbox.katana.encoding import iso
 from sandbox.katana.simulator import Simulator
 from sandbox.katana.web import error_response
@@ -35,6 +35,8 @@ def create_app(sim: Simulator) -> Flask:
 
     @app.before_request
     def gate() -> Response | None:
+        # Webhook hrefs point at the address clients reach this simulator by.
+        sim.webhooks.public_url = request.host_url.rstrip("/")
         if request.path.startswith("/_admin"):
             g.admin = True
             if not _is_loopback(request.remote_addr):
@@ -96,6 +98,7 @@ def create_app(sim: Simulator) -> Flask:
         app.logger.exception("katana simulator crashed")
         return error_response(500)
 
+    webhook_routes.register(app, sim)
     api.register(app, sim)
     admin.register(app, sim)
     return app

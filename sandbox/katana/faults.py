@@ -20,6 +20,11 @@ class Faults:
     slow_page_ms: int = 3000
     mutate_during_paging: bool = False
     numbers_as_strings: bool = False
+    # Webhook deliveries (see webhooks.py): lose, double or hold back deliveries; scale retry waits.
+    webhook_drop: float = 0.0
+    webhook_duplicate: float = 0.0
+    webhook_delay_ms: int = 0
+    webhook_retry_scale: float = 1.0
 
     def merged(self, changes: dict[str, Any]) -> Faults:
         """A copy with ``changes`` applied; unknown keys or bad values raise ValueError."""

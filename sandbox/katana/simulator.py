@@ -13,6 +13,7 @@ from sandbox.katana.faults import FaultBox, Faults
 from sandbox.katana.ratelimit import RateLimiter, parse_rate
 from sandbox.katana.requestlog import RequestLog
 from sandbox.katana.state import Store
+from sandbox.katana.webhooks import WebhookHub
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,12 @@ class Simulator:
         self.log = RequestLog()
         # Fault dice; seeded so a single-threaded client sees a repeatable fault sequence.
         self.rng = random.Random(cfg.gen.seed)
+        self.webhooks = WebhookHub(self.clock, lambda: self.faults.current, cfg.gen.seed)
+        self.store.emit = self.webhooks.emit
 
     def reset(self, gen: GenOptions) -> None:
         self.clock.restart(self.cfg.clock_start)
+        self.webhooks.reset()
         self.store.reset(gen)
         self.faults.reset()
         self.limiter.configure(*parse_rate(self.cfg.faults.rate_limit))

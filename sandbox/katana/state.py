@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,8 @@ class Store:
         self.opts = opts
         self.data: Dataset
         self.paging_mutations = 0
+        # Change notifications (resource_type, event, record): the webhook hub listens here.
+        self.emit: Callable[[str, str, Record], None] = lambda resource, action, record: None
         self.reset(opts)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -130,6 +132,7 @@ class Store:
             for v in self.variants_of(item_id):
                 if v.get("deleted_at") is None:
                     v["updated_at"] = now
+            self.emit(kind, f"{kind}.updated", item)
             return item
 
     def delete_item(self, kind: str, item_id: int) -> Record:
@@ -137,9 +140,11 @@ class Store:
             item = self.item(kind, item_id)
             now = self.clock.now_iso()
             item["deleted_at"] = item["updated_at"] = now
+            self.emit(kind, f"{kind}.deleted", item)
             for v in self.variants_of(item_id):
                 if v.get("deleted_at") is None:
                     v["deleted_at"] = v["updated_at"] = now
+                    self.emit("variant", "variant.deleted", v)
             return item
 
     def variant(self, variant_id: int) -> Record:
@@ -152,12 +157,14 @@ class Store:
         with self.lock:
             v = self.variant(variant_id)
             self._apply(v, fields, self.clock.now_iso())
+            self.emit("variant", "variant.updated", v)
             return v
 
     def delete_variant(self, variant_id: int) -> Record:
         with self.lock:
             v = self.variant(variant_id)
             v["deleted_at"] = v["updated_at"] = self.clock.now_iso()
+            self.emit("variant", "variant.deleted", v)
             return v
 
     def customer(self, customer_id: int) -> Record:
@@ -270,6 +277,9 @@ class Store:
             self.data.sales_orders[so_id] = order
             for row in order["sales_order_rows"]:
                 self._rows[row["id"]] = row
+            self.emit("sales_order", "sales_order.created", order)
+            if status == "DELIVERED":
+                self.emit("sales_order", "sales_order.delivered", order)
             return order
 
     def patch_sales_order(self, so_id: int, fields: dict[str, Any]) -> Record:
@@ -280,10 +290,14 @@ class Store:
             if "sales_order_rows" in fields:
                 raise Invalid("rows cannot be replaced through PATCH")
             now = self.clock.now_iso()
+            before = so["status"]
             self._apply(so, fields, now)
             for row in so["sales_order_rows"]:
                 row["conversion_rate"], row["conversion_date"] = so["conversion_rate"], so["conversion_date"]
             price_order(so, self.data.tax_rates)
+            self.emit("sales_order", "sales_order.updated", so)
+            if so["status"] != before and so["status"] in ("PACKED", "DELIVERED"):
+                self.emit("sales_order", f"sales_order.{so['status'].lower()}", so)
             return so
 
     def deliver(self, so_id: int) -> Record:
@@ -299,6 +313,9 @@ class Store:
             for row in so["sales_order_rows"]:
                 row["product_availability"] = "PICKED"
                 row["updated_at"] = now
+            # Katana sends both for one delivery: "delivered is also considered an update".
+            self.emit("sales_order", "sales_order.updated", so)
+            self.emit("sales_order", "sales_order.delivered", so)
             return so
 
     def delete_sales_order(self, so_id: int) -> Record:
@@ -308,6 +325,7 @@ class Store:
             so["deleted_at"] = so["updated_at"] = now
             for row in so["sales_order_rows"]:
                 row["deleted_at"] = row["updated_at"] = now
+            self.emit("sales_order", "sales_order.deleted", so)
             return so
 
     def create_customer(self, body: dict[str, Any]) -> Record:
@@ -376,6 +394,7 @@ class Store:
             item.update({k: v for k, v in body.items() if k not in ("variants", "configs") and k not in item})
             self.data.items[item_id] = item
             self._children[item_id] = []
+            self.emit(kind, f"{kind}.created", item)
             for spec in body.get("variants") or [{}]:
                 self.create_variant({**spec, f"{kind}_id": item_id})
             return item
@@ -412,14 +431,18 @@ class Store:
             variant.update(created_at=now, updated_at=now, deleted_at=None)
             self.data.variants[vid] = variant
             self._children.setdefault(parent_id, []).append(vid)
+            if kind != "service":
+                self.emit("variant", "variant.created", variant)
             return variant
 
     def mutate_for_paging(self, resource: str, rng: random.Random) -> None:
         """The ``mutate_during_paging`` fault: shift list pages under a paging client.
 
         For sales orders a new order is inserted at the head of the newest-first order, so the
-        next page repeats one record; for other lists a random record's ``updated_at`` moves, so
-        ``updated_at`` windows change mid-scan.
+        next page repeats one record; for variants a random live variant's price changes (a real
+        edit, webhook included), so it enters an ``updated_at`` window mid-scan at its
+        ``created_at`` position, possibly on a page the client has already read; for other lists
+        a random record's ``updated_at`` moves.
         """
         with self.lock:
             if resource == "sales_orders" and self.data.sales_orders:
@@ -437,11 +460,17 @@ class Store:
                         ],
                     }
                 )
+            elif resource == "variants":
+                # A real concurrent edit (a price change) that a sync must carry to Luca: a
+                # cursor that lost this row would leave Luca with the old price for good.
+                live = [v for v in self.data.variants.values() if v["type"] != "service" and not v["deleted_at"]]
+                if not live:
+                    return
+                victim = rng.choice(live)
+                price = to_decimal(victim.get("sales_price") or 0) + Decimal("1.25")
+                self.patch_variant(victim["id"], {"sales_price": num(price)})
             else:
-                pool: dict[int, Record] = {
-                    "customers": self.data.customers,
-                    "variants": self.data.variants,
-                }.get(resource, self.data.items)
+                pool: dict[int, Record] = {"customers": self.data.customers}.get(resource, self.data.items)
                 if not pool:
                     return
                 pool[rng.choice(list(pool))]["updated_at"] = self.clock.now_iso()

@@ -52,6 +52,8 @@ DTOS: dict[tuple[str, str], tuple[set[str], tuple[str, ...], dict[str, tuple[str
                                {"status": ("PENDING", "NOT_SHIPPED")}),
     ("sales_orders", "PATCH"): (_SO_PATCH, (), {"status": ("PENDING", "NOT_SHIPPED", "PACKED", "DELIVERED")}),
     ("tax_rates", "POST"): ({"rate", "name"}, ("rate",), {}),
+    ("webhooks", "POST"): ({"url", "subscribed_events", "description"}, ("url", "subscribed_events"), {}),
+    ("webhooks", "PATCH"): ({"url", "enabled", "subscribed_events", "description"}, (), {}),
 }  # fmt: skip
 
 
