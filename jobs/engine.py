@@ -33,9 +33,8 @@ from syncsvc.domain.errors import (
     TransientError,
     error_class,
 )
-from syncsvc.domain.mapping import Plan
+from syncsvc.domain.model import OUTCOMES, ItemRecord, Plan, utcnow
 from syncsvc.settings import Settings
-from syncsvc.store.history import OUTCOMES, ItemRecord, utcnow
 
 log = logging.getLogger(__name__)
 

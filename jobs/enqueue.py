@@ -15,33 +15,28 @@ script, which also decides whether the previous holder still counts:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from syncsvc.domain.model import RunRequest, utcnow
 from syncsvc.settings import Settings
 
 QUEUE_NAME = "sync"
 # The documented worker command (rq 2.12 reads no serializer from -c modules, hence the flag).
 WORKER_COMMAND = "rq worker sync -c syncsvc.ops.rq_settings --with-scheduler --serializer json"
-SYNC_TYPES = ("PRODUCT", "CUSTOMER", "INVOICE")
-DEFAULT_SYNC_JOBS: Mapping[str, str] = {
-    "PRODUCT": "jobs.tasks.process_stock_cards",
-    "CUSTOMER": "jobs.tasks.process_customers",
-    "INVOICE": "jobs.tasks.process_invoices",
-}
+JOB_FUNCTION = "jobs.tasks.run_sync_job"
+"""The one RQ entry point, for every sync type (the type travels in the request)."""
 
 RESULT_TTL_S = 24 * 3600
 """Finished jobs (and their result) stay visible in the dashboard and the job route for a day."""
 FAILURE_TTL_S = 7 * 24 * 3600
 """Failed jobs are kept a week, not RQ's default year (the dashboard slows down with many)."""
 RETRY = Retry(max=2, interval=[30, 120])
-"""Abandoned jobs (killed worker) and systemic failures are retried after 30 s, then 120 s."""
+"""Abandoned jobs (killed worker) and transient systemic failures (``errors.retry_run``) are
+retried after 30 s, then 120 s; every other failure ends the job at once (``jobs.tasks``)."""
 CLAIM_GRACE_MS = 30_000
 """How long a claim may exist before its job hash does (the claim-then-enqueue gap)."""
 STATE_LOG_TTL_S = FAILURE_TTL_S
@@ -82,18 +77,6 @@ class AlreadyQueued(Exception):
         self.job_id = job_id
 
 
-@dataclass(frozen=True)
-class StartRequest:
-    sync_type: str
-    limit: int | None = None
-    dry_run: bool = False
-    trigger: str = "api"
-
-
-def utcnow_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def claim_key(settings: Settings, sync_type: str) -> str:
     return settings.redis_key("claim", sync_type)
 
@@ -109,10 +92,11 @@ def sync_queue(conn: redis.Redis) -> Queue:
 def start_sync(
     conn: redis.Redis,
     settings: Settings,
-    request: StartRequest,
-    job_paths: Mapping[str, str] = DEFAULT_SYNC_JOBS,
+    request: RunRequest,
+    job_function: str = JOB_FUNCTION,
 ) -> str:
-    """Claim the sync type and enqueue its job; return the new job id.
+    """Claim the sync type and enqueue its job; return the new job id. ``job_function`` is
+    replaced only by tests (stand-in jobs with the same contract).
 
     Raises:
         AlreadyQueued: a run of the same type is queued or running.
@@ -127,20 +111,14 @@ def start_sync(
         # Record QUEUED before the job can be picked up, so the log is in order.
         log_state(conn, settings, job_id, "QUEUED")
         sync_queue(conn).enqueue(
-            job_paths[request.sync_type],
-            kwargs={"limit": request.limit, "dry_run": request.dry_run},
+            job_function,
+            request.to_job(),
             job_id=job_id,
             job_timeout=settings.job_timeout_s,
             result_ttl=RESULT_TTL_S,
             failure_ttl=FAILURE_TTL_S,
             retry=RETRY,
-            description=f"{request.sync_type} sync" + (" (dry run)" if request.dry_run else ""),
-            meta={
-                "syncType": request.sync_type,
-                "limit": request.limit,
-                "dryRun": request.dry_run,
-                "trigger": request.trigger,
-            },
+            description=request.description,
         )
     except BaseException:
         conn.eval(_RELEASE, 1, key, job_id)
@@ -159,7 +137,7 @@ def log_state(conn: redis.Redis, settings: Settings, job_id: str, state: str) ->
     """Append a state change observed by the service itself (RQ keeps no such log)."""
     key = state_log_key(settings, job_id)
     pipe = conn.pipeline()
-    pipe.rpush(key, f"{state} {utcnow_iso()}")
+    pipe.rpush(key, f"{state} {utcnow()}")
     pipe.expire(key, STATE_LOG_TTL_S)
     pipe.execute()
 

@@ -21,8 +21,9 @@ from jobs.upserts import Upserts
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
 from syncsvc.domain.convert import as_int, canonical_code, to_decimal
-from syncsvc.domain.errors import ConflictError, MappingError, PermanentError, RunAborted, SyncError, TransientError
-from syncsvc.domain.mapping import LucaTenant, Plan, customer_code, map_customer, map_invoice, map_stock_card
+from syncsvc.domain.errors import ConflictError, MappingError, PermanentError, SyncError, TransientError, Unavailable
+from syncsvc.domain.mapping import LucaTenant, customer_code, map_customer, map_invoice, map_stock_card
+from syncsvc.domain.model import Plan
 from syncsvc.settings import Settings
 from syncsvc.store.cache import as_str
 
@@ -167,7 +168,7 @@ def warming(ctx: RunContext) -> Iterator[None]:
     try:
         yield
     except TransientError as exc:
-        raise RunAborted(f"could not read Luca's current records: {exc}") from exc
+        raise Unavailable(f"could not read Luca's current records: {exc}") from exc
 
 
 def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
@@ -192,7 +193,7 @@ def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
         ctx.katana.scan("services", on_page=lambda page: take(_flatten_services(page)))
     items = reject_conflicts(mapped.values(), sku_of, ctx.settings, ctx.conn, whole_catalogue=limit is None)
     with warming(ctx):
-        warm = ctx.upserts.cards.warm(ctx.luca.stock_cards())
+        warm = ctx.upserts.cards.warm(ctx.luca.stock_cards)
     ctx.upserts.cards.prefetch(i.key for i in items if i.plan is not None)
     return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(mapped), "cacheWarmUp": warm})
 
@@ -202,7 +203,7 @@ def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
     customers = ctx.katana.list_all("customers", max_items=limit)[:limit]
     low, high = _prefix_range(ctx.settings.customer_code_template.split("{id}")[0])
     with warming(ctx):
-        warm = ctx.upserts.customers.warm(ctx.luca.customers(low, high))
+        warm = ctx.upserts.customers.warm(partial(ctx.luca.customers, low, high))
     items = [
         _safe_map(f"customer:{c.get('id')}", "customer", partial(map_customer, c, ctx.settings)) for c in customers
     ]
@@ -236,9 +237,9 @@ def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
     clow, chigh = _prefix_range(s.customer_code_template.split("{id}")[0])
     with warming(ctx):
         tenant = LucaTenant(units=ctx.luca.units())
-        warm = {"invoices": ctx.upserts.invoices.warm(ctx.luca.invoices(low or "", high or "\uffff"))}
-        warm["customers"] = ctx.upserts.customers.warm(ctx.luca.customers(clow, chigh))
-        warm["stockCards"] = ctx.upserts.cards.warm(ctx.luca.stock_cards())
+        warm = {"invoices": ctx.upserts.invoices.warm(partial(ctx.luca.invoices, low or "", high or "\uffff"))}
+        warm["customers"] = ctx.upserts.customers.warm(partial(ctx.luca.customers, clow, chigh))
+        warm["stockCards"] = ctx.upserts.cards.warm(ctx.luca.stock_cards)
 
     items = [
         _safe_map(f"order:{o.get('id')}", "invoice", partial(map_invoice, o, variants, tax_rates, s, tenant))

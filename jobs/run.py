@@ -6,32 +6,41 @@ Independent of RQ so tests and benchmarks can run it in-process; :mod:`jobs.task
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import redis
 
 from jobs.engine import Engine, Recorder, Reporter
-from jobs.prepare import Prepared, RunContext, prepare_customers, prepare_invoices, prepare_products
+from jobs.prepare import Prepared, RunContext
 from jobs.upserts import Upserts
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
+from syncsvc.domain.model import OUTCOMES, RunRequest
+from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.settings import Settings
 from syncsvc.store.cache import IdCache
-from syncsvc.store.history import OUTCOMES, History
+from syncsvc.store.history import History
 from syncsvc.store.locks import RunLock
 
 log = logging.getLogger(__name__)
 
-SYNC_TYPES: dict[str, Callable[[RunContext, int | None], Prepared]] = {
-    "PRODUCT": prepare_products,
-    "CUSTOMER": prepare_customers,
-    "INVOICE": prepare_invoices,
-}
 MAX_FAILURES_IN_RESULT = 50
+
+Prepare = Callable[[RunContext, int | None], Prepared]
+
+
+@cache
+def prepare_of(name: str) -> Prepare:
+    """The prepare function the registry names for a sync type."""
+    module, _, function = registered(name).prepare.rpartition(".")
+    prepare: Prepare = getattr(importlib.import_module(module), function)
+    return prepare
 
 
 def build_context(
@@ -62,25 +71,23 @@ def build_context(
 
 
 def run_sync(
-    sync_type: str,
+    request: RunRequest,
     *,
     settings: Settings,
     conn: redis.Redis,
     run_id: str,
-    limit: int | None = None,
-    dry_run: bool = False,
     publish: Callable[[dict[str, Any]], None] | None = None,
-    trigger: str = "api",
 ) -> dict[str, Any]:
     """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure."""
-    prepare = SYNC_TYPES[sync_type]
+    sync_type, limit, dry_run = request.sync_type, request.limit, request.dry_run
+    prepare = prepare_of(sync_type)
     started = time.monotonic()
     lock = RunLock(conn, settings.key_prefix, sync_type, run_id)
     lock.acquire()
     history = History(settings.history_db)
     reporter = Reporter(publish, lock.heartbeat)
     ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
-    history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
+    history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, request.trigger)
     try:
         prepared = prepare(ctx, limit)
         reporter.set_phase("syncing")

@@ -1,8 +1,15 @@
-"""RQ entry points, enqueued on queue ``sync`` by the API and executed by ``rq worker sync``.
+"""The RQ entry point, enqueued on queue ``sync`` by :func:`jobs.enqueue.start_sync` and executed
+by ``rq worker sync``.
 
-Arguments are JSON scalars (the queue uses the JSON serializer) and never carry secrets: the
-worker reads credentials from its own environment. The run id is the RQ job id, so RQ's retry
-of an abandoned job re-uses its history row and items instead of duplicating them.
+There is one job function for every sync type: its only argument is a
+:meth:`RunRequest.to_job() <syncsvc.domain.model.RunRequest.to_job>` dict of JSON values (never a
+secret: the worker reads credentials from its own environment), validated again here because
+anything that reaches Redis can enqueue. The run id is the RQ job id, so RQ's retry of an
+abandoned job re-uses its history row and items instead of duplicating them.
+
+Job-level retries (RQ's ``Retry`` on the job) are only for transient systemic failures
+(:func:`syncsvc.domain.errors.retry_run`): a refused login, a configuration error or a bug ends
+the job at once with no retries left, so a wrong ``LUCA_PASSWORD`` costs exactly one login.
 """
 
 from __future__ import annotations
@@ -13,66 +20,48 @@ from typing import Any
 
 import redis
 from rq import get_current_job
+from rq.job import Job
 
 from jobs.run import run_sync
-from syncsvc.domain.errors import ConfigError
+from syncsvc.domain.errors import retry_run
+from syncsvc.domain.model import RunRequest
 from syncsvc.settings import from_env
 
 log = logging.getLogger(__name__)
 
 
-def _check_args(limit: Any, dry_run: Any) -> tuple[int | None, bool]:
-    # The queue can be fed by anything that reaches Redis: validate again here.
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ConfigError(f"limit must be a positive integer or null, got {limit!r}")
-    if not isinstance(dry_run, bool):
-        raise ConfigError(f"dry_run must be true or false, got {dry_run!r}")
-    return limit, dry_run
-
-
-def _run(sync_type: str, limit: Any, dry_run: Any) -> dict[str, Any]:
-    limit, dry_run = _check_args(limit, dry_run)
-    settings = from_env()
+def run_sync_job(request: dict[str, Any]) -> dict[str, Any]:
+    """Run the sync described by ``request`` (``RunRequest.to_job()``); returns the run summary."""
     job = get_current_job()
+    try:
+        return _run(RunRequest.from_job(request), job)
+    except BaseException as exc:
+        if job is not None and job.retries_left and not retry_run(exc):
+            give_up(job, exc)
+        raise
+
+
+def _run(req: RunRequest, job: Job | None) -> dict[str, Any]:
+    settings = from_env()
     if job is None:  # called directly (python -c ...): run in-process
         conn = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
-        return run_sync(
-            sync_type,
-            settings=settings,
-            conn=conn,
-            run_id=uuid.uuid4().hex,
-            limit=limit,
-            dry_run=dry_run,
-            trigger="direct",
-        )
+        return run_sync(req, settings=settings, conn=conn, run_id=uuid.uuid4().hex)
 
     def publish(progress: dict[str, Any]) -> None:
         job.meta["progress"] = progress
         job.meta["runId"] = job.id
         job.save_meta()
 
-    return run_sync(
-        sync_type,
-        settings=settings,
-        conn=job.connection,
-        run_id=job.id,
-        limit=limit,
-        dry_run=dry_run,
-        publish=publish,
-        trigger=str(job.meta.get("trigger", "api")),
-    )
+    return run_sync(req, settings=settings, conn=job.connection, run_id=job.id, publish=publish)
 
 
-def process_stock_cards(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """PRODUCT: Katana variants (products, materials, services) -> Luca stock cards."""
-    return _run("PRODUCT", limit, dry_run)
-
-
-def process_customers(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """CUSTOMER: Katana customers -> Luca cari accounts."""
-    return _run("CUSTOMER", limit, dry_run)
-
-
-def process_invoices(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """INVOICE: delivered Katana sales orders -> Luca sales invoices (cari and cards ensured first)."""
-    return _run("INVOICE", limit, dry_run)
+def give_up(job: Job, exc: BaseException) -> None:
+    """No job-level retry for this failure: the worker's failure handling reads ``retries_left``
+    from this very object (RQ pushes it as the current job), and the hash says so too."""
+    job.retries_left = 0
+    try:
+        job.connection.hset(job.key, "retries_left", 0)
+    except redis.RedisError:  # the in-memory value already stops the retry
+        pass
+    reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    log.error("job %s failed; not retried (a retry cannot fix this): %s", job.id, reason)

@@ -17,7 +17,7 @@ from typing import Any
 from jobs.engine import Done, ItemState
 from syncsvc.clients.luca import LucaClient
 from syncsvc.domain.errors import AlreadyExists, ReplyTimeout, TransientError
-from syncsvc.domain.mapping import Plan
+from syncsvc.domain.model import Plan
 from syncsvc.store.cache import IdCache
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the service tests (the app on the test Redis, fake job paths, a token)."""
+"""Helpers shared by the service tests (the app on the test Redis, a stand-in job, a token)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,8 @@ from syncsvc.web.app import create_app
 
 TOKEN = "test-token-5f1c0a9e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-FAKE_JOBS = {
-    "PRODUCT": "tests.e2e.fake_jobs.fake_sync",
-    "CUSTOMER": "tests.e2e.fake_jobs.fake_abort",
-    "INVOICE": "tests.e2e.fake_jobs.fake_sync",
-}
-FAKE_JOBS_ENV = ",".join(f"{k}={v}" for k, v in FAKE_JOBS.items())
+# Stand-in for jobs.tasks.run_sync_job: CUSTOMER aborts, the other types succeed.
+FAKE_JOB = "tests.e2e.fake_jobs.fake_job"
 
 
 def make_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> Settings:
@@ -36,7 +32,7 @@ def make_settings(redis_url: str, tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def make_app(settings: Settings, **config: Any) -> Flask:
-    return create_app(settings, {"SYNC_JOBS": FAKE_JOBS, "TESTING": True, **config})
+    return create_app(settings, {"SYNC_JOB_FUNCTION": FAKE_JOB, "TESTING": True, **config})
 
 
 @contextmanager

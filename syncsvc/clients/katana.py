@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from syncsvc.clients.budget import KatanaBudget
-from syncsvc.domain.errors import RateLimited, RunAborted, TransientError
+from syncsvc.domain.errors import AccessRefused, RateLimited, RunAborted, TransientError, Unavailable
 from syncsvc.net import pinned_session
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class KatanaClient:
         if resp.status_code >= 500:
             raise TransientError(f"Katana GET {path}: HTTP {resp.status_code}")
         if resp.status_code == 401:
-            raise RunAborted("Katana refused the API key (401): check KATANA_API_KEY")
+            raise AccessRefused("Katana refused the API key (401): check KATANA_API_KEY")
         if resp.status_code != 200:
             raise RunAborted(f"Katana GET {path}: HTTP {resp.status_code} {resp.text[:200]}")
         return resp
@@ -123,12 +123,12 @@ class KatanaClient:
             except RateLimited as exc:
                 limited += 1
                 if limited >= MAX_429_TRIES:
-                    raise RunAborted(f"Katana kept answering 429 for {path}") from exc
+                    raise Unavailable(f"Katana kept answering 429 for {path}") from exc
                 # cool_down already holds every caller back until Retry-After has passed.
             except TransientError as exc:
                 transient += 1
                 if transient >= MAX_TRANSIENT_TRIES:
-                    raise RunAborted(
+                    raise Unavailable(
                         f"{exc} (after {transient} tries); nothing was synced from a partial list"
                     ) from exc
                 time.sleep(min(8.0, 0.5 * 2 ** (transient - 1)) * (1 + random.random() * 0.25))
@@ -158,7 +158,7 @@ class KatanaClient:
                 return len(ids)
             log.warning("Katana %s changed while paging (totals %s, got %d); rescanning (%d/%d)",
                         path, totals, len(ids), attempt, scans)  # fmt: skip
-        raise RunAborted(f"Katana {path} kept changing while paging; try again later")
+        raise Unavailable(f"Katana {path} kept changing while paging; try again later")
 
     def list_all(
         self, path: str, params: Mapping[str, Any] | None = None, max_items: int | None = None, scans: int = 3
@@ -186,7 +186,7 @@ class KatanaClient:
                 if not isinstance(data, list):
                     raise TypeError("data is not a list")
             except (ValueError, KeyError, TypeError) as exc:
-                raise RunAborted(f"Katana {path} page {page}: unexpected body ({exc})") from exc
+                raise Unavailable(f"Katana {path} page {page}: unexpected body ({exc})") from exc
             rows = [r for r in data if isinstance(r, dict)]
             ids.update(r.get("id", ("no-id", page, i)) for i, r in enumerate(rows))
             on_page(rows)

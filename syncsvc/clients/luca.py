@@ -22,10 +22,10 @@ from syncsvc.clients.luca_protocol import classify
 from syncsvc.clients.luca_session import LucaSession, SessionStore
 from syncsvc.domain.convert import as_int
 from syncsvc.domain.errors import (
+    AccessRefused,
     BusinessError,
     ConfigError,
     ReplyTimeout,
-    RunAborted,
     SessionExpired,
     SessionLost,
     TransientError,
@@ -270,7 +270,9 @@ def classify_login(resp: requests.Response) -> dict[str, Any]:
         raise TransientError(f"Luca login answered code {exc.code}") from exc
     except BusinessError as exc:
         # code 99 "Kullanıcı-Parola Bilgisi Yanlış!": retrying would only lock the account.
-        raise RunAborted(f"Luca refused the login ({exc}); check LUCA_ORG_CODE, LUCA_USERNAME, LUCA_PASSWORD") from exc
+        raise AccessRefused(
+            f"Luca refused the login ({exc}); check LUCA_ORG_CODE, LUCA_USERNAME, LUCA_PASSWORD"
+        ) from exc
     code = data.get("code")
     if code != 0:
         raise TransientError(f"Luca login: unexpected reply code {code!r}")

@@ -1,12 +1,17 @@
-"""The exception tree. Retry and give-up decisions are derived from these classes only.
+"""The exception tree. Retry and give-up decisions are derived from these classes only
+(:func:`is_retryable`, :func:`is_systemic`, :func:`retry_run`).
 
 ::
 
     SyncError
     ├── ConfigError              bad or missing setting; stops start-up / the run (not retried)
-    ├── RunAborted               systemic: a Katana fetch failed, a cache warm-up was implausible,
-    │                            Luca refused our credentials; the whole run fails, nothing partial
-    ├── AlreadyRunning           a run of the same type holds the lock
+    ├── RunAborted               systemic: the whole run fails, nothing partial (a cache warm-up
+    │   │                        was implausible, the run lock was lost, Katana answered 4xx)
+    │   ├── AccessRefused        Luca refused the login or branch, Katana refused the key (401):
+    │   │                        never retried (a real Luca locks the account after failed logins)
+    │   └── Unavailable          Katana/Luca still unreachable after the client's own retries: the
+    │                            job is retried later by RQ
+    ├── AlreadyRunning           a run of the same type holds the lock (retried later by RQ)
     ├── TransientError           worth retrying with backoff: timeouts, resets, 5xx, unparseable
     │   │                        bodies. On a write the outcome is UNKNOWN (the record may have been
     │   │                        committed), so the next attempt must look the record up first.
@@ -26,6 +31,9 @@
 
 from __future__ import annotations
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 
 class SyncError(Exception):
     """Base of every error this service raises on purpose."""
@@ -37,6 +45,16 @@ class ConfigError(SyncError):
 
 class RunAborted(SyncError):
     """The run cannot go on without risking duplicates or a silently partial result."""
+
+
+class AccessRefused(RunAborted):
+    """Credentials or the branch were refused: a retry would fail the same way (and a real Luca
+    locks the account after a few failed logins)."""
+
+
+class Unavailable(RunAborted):
+    """A remote system stayed unreachable or kept failing after the client's retries; the run
+    stops, and RQ may retry the whole job later."""
 
 
 class AlreadyRunning(SyncError):
@@ -90,6 +108,30 @@ class MappingError(PermanentError):
 
 class ConflictError(PermanentError):
     """Two different Katana keys map to the same Luca code; never merged silently."""
+
+
+# Transient failures of the infrastructure itself (a Redis blip): the run could not go on, a
+# later attempt of the whole job may.
+_INFRA_TRANSIENT: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """May the same operation succeed if tried again? Transient errors (the outcome of a write is
+    unknown until looked up) and Luca's "not processed" session codes."""
+    return isinstance(exc, TransientError | SessionExpired)
+
+
+def is_systemic(exc: BaseException) -> bool:
+    """Does this error stop the whole run (rather than fail one item)?"""
+    return isinstance(exc, ConfigError | RunAborted | AlreadyRunning)
+
+
+def retry_run(exc: BaseException) -> bool:
+    """Should RQ run the whole job again later? Only for transient systemic failures: a remote
+    that stayed unavailable, a Redis blip, a lock still held by a run that died, or a transient
+    error that escaped its layer. Configuration, refused credentials, lost locks and bugs end the
+    job at once: another attempt would fail the same way (or lock the Luca account)."""
+    return isinstance(exc, (Unavailable, AlreadyRunning, TransientError, *_INFRA_TRANSIENT))
 
 
 def error_class(exc: BaseException) -> str:

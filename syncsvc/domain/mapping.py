@@ -8,8 +8,6 @@ over what WE send, never over what Luca echoes (Luca stores Windows-1254, so tex
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,39 +17,10 @@ from typing import Any
 
 from syncsvc.domain.convert import as_int, canonical_code, luca_date, luca_number, parse_katana_time, text, to_decimal
 from syncsvc.domain.errors import MappingError
+from syncsvc.domain.model import Plan
 from syncsvc.settings import Settings
 
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """One Luca record to make true: its natural key, the payload and the payload's digest.
-
-    The payload is held as compact JSON (a third of the size of the dict) because a run keeps
-    every plan until its item is done; it is decoded once, when sent. The digest is over those
-    exact bytes: what WE send, never what Luca echoes.
-    """
-
-    key: str
-    body: bytes
-    digest: str
-    source_id: int | None = None
-    label: str = ""
-    # Invoice plans: what must exist first (cari code, stock card codes).
-    needs_customer: str | None = None
-    needs_cards: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, key: str, payload: Mapping[str, Any], **extra: Any) -> Plan:
-        body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-        encoded = body.encode("utf-8")
-        return cls(key, encoded, hashlib.sha256(encoded).hexdigest()[:32], **extra)
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.body)
-        return data
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from jobs.enqueue import SYNC_TYPES
 from syncsvc.domain.errors import ConfigError
+from syncsvc.domain.model import RUN_STATUSES
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.logsetup import configure, install_mask
 from syncsvc.net import bind_host, is_loopback_host
 from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
 from syncsvc.ops.procs import Children, web_argv, worker_argv
 from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
 from syncsvc.settings import Settings, from_env, secrets_of
-from syncsvc.store.history import RUN_STATUSES
 from syncsvc.store.redis_conn import export_url, resolve_redis
 
 # Piped output (make, CI logs) would otherwise be cut to 80 columns.
@@ -61,7 +61,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("sync_type", type=click.Choice(SYNC_TYPES))
+@click.argument("sync_type", type=click.Choice(SYNC_TYPE_NAMES))
 @click.option("--limit", type=click.IntRange(min=1), help="process at most N items")
 @click.option("--dry-run", is_flag=True, help="compute outcomes, write nothing to Luca")
 @click.option("--wait", is_flag=True, help="show progress until the job ends, then a summary")
@@ -92,7 +92,7 @@ def status(job_id: str) -> None:
 
 
 @main.command()
-@click.option("--type", "sync_type", type=click.Choice(SYNC_TYPES), help="only this sync type")
+@click.option("--type", "sync_type", type=click.Choice(SYNC_TYPE_NAMES), help="only this sync type")
 @click.option("--status", "run_status", type=click.Choice(RUN_STATUSES), help="only runs with this status")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
 def history(sync_type: str | None, run_status: str | None, limit: int) -> None:

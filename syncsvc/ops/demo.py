@@ -17,7 +17,8 @@ from typing import Any
 import redis
 from rich.console import Console
 
-from jobs.enqueue import QUEUE_NAME, SYNC_TYPES
+from jobs.enqueue import QUEUE_NAME
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.net import free_port, port_is_free, wait_http
 from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
 from syncsvc.ops.procs import Children, web_argv, worker_argv
@@ -90,7 +91,7 @@ def wait_for_worker(url: str, timeout: float = 20.0) -> bool:
 
 def run_syncs(client: ApiClient, console: Console, timeout: float) -> list[tuple[str, dict[str, Any]]]:
     rows = []
-    for sync_type in SYNC_TYPES:
+    for sync_type in SYNC_TYPE_NAMES:
         started = client.start(sync_type)
         rows.append((sync_type, wait_for_job(client, started["jobId"], console, sync_type, timeout=timeout)))
     return rows

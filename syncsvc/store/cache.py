@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from syncsvc.domain.errors import RunAborted, TransientError
+from syncsvc.domain.errors import TransientError, Unavailable
 
 KINDS = ("stockcard", "customer", "invoice")
 CLAIM_TTL_S = 120.0  # longer than one create can take (client timeout x session heals)
@@ -45,6 +45,17 @@ end
 if ARGV[6] == '1' then redis.call('DEL', KEYS[2]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) else redis.call('DEL', KEYS[1]) end
+end
+return 1
+"""
+
+# KEYS: id hash, digest hash. ARGV: code, id seen before the list was read, code, id, ...
+# Drop an entry (and its digest) only if it still holds the id seen: a newer one was just cached.
+_DROP_UNCHANGED = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i]); redis.call('HDEL', KEYS[2], ARGV[i])
+  end
 end
 return 1
 """
@@ -193,24 +204,31 @@ class IdCache:
             pipe.expire(key, self.ttl_s)
         pipe.execute()
 
-    def warm(self, luca_ids: Mapping[str, int]) -> dict[str, int]:
-        """Replace the id map with Luca's list. Digests survive only where the id is unchanged
-        (a card deleted and re-created by a person gets a new id and must be rewritten)."""
-        held = self.count()
+    def warm(self, fetch: Callable[[], Mapping[str, int]]) -> dict[str, int]:
+        """Bring the id map in line with Luca's list (``fetch`` reads it). Digests survive only
+        where the id is unchanged (a card deleted and re-created by a person gets a new id and
+        must be rewritten).
+
+        The cache is read BEFORE Luca's list and only entries seen then are dropped (each only if
+        it still holds the value seen): a record another run creates and caches while the list is
+        being read is not in that list, and dropping it would let the next creator create it
+        again (two runs of different types at once made a duplicate cari exactly so)."""
+        old = {as_str(k): int(v) for k, v in self.conn.hgetall(self.key).items()}
+        luca_ids = fetch()
+        held = max(len(old), self.count())
         if not luca_ids and held > 0:
-            raise RunAborted(
+            raise Unavailable(
                 f"Luca listed no {self.kind} records while the cache holds {held}: refusing to continue "
                 "(an empty list from a broken session would make us re-create everything)"
             )
-        old = {as_str(k): int(v) for k, v in self.conn.hgetall(self.key).items()}
         stale = [code for code, old_id in old.items() if luca_ids.get(code) != old_id]
         pipe = self.conn.pipeline(transaction=True)
-        pipe.delete(self.key)
+        for start in range(0, len(stale), 1000):
+            pairs = [str(x) for code in stale[start : start + 1000] for x in (code, old[code])]
+            pipe.eval(_DROP_UNCHANGED, 2, self.key, self.digest_key, *pairs)
         items = list(luca_ids.items())
         for start in range(0, len(items), 1000):
             pipe.hset(self.key, mapping=dict(items[start : start + 1000]))
-        for start in range(0, len(stale), 1000):
-            pipe.hdel(self.digest_key, *stale[start : start + 1000])
         pipe.hset(
             self.meta_key,
             mapping={

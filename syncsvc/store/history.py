@@ -14,33 +14,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-OUTCOMES = ("created", "updated", "adopted", "skipped", "failed")
-RUN_STATUSES = ("running", "finished", "failed")
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """The outcome of one item of a run."""
-
-    item_key: str
-    outcome: str
-    kind: str = ""
-    luca_id: int | None = None
-    attempts: int = 0
-    error_class: str | None = None
-    message: str | None = None
-    finished_at: str = ""
+from syncsvc.domain.model import OUTCOMES, RUN_STATUSES, ItemRecord, utcnow
 
 
 def _enable_wal(conn: sqlite3.Connection, tries: int = 50) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from jobs.enqueue import SYNC_TYPES, AlreadyQueued, start_sync
-from syncsvc.store.history import OUTCOMES, RUN_STATUSES
+from jobs.enqueue import AlreadyQueued, start_sync
+from syncsvc.domain.model import OUTCOMES, RUN_STATUSES
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.web.dashboard import job_url
 from syncsvc.web.health import cache_status
 from syncsvc.web.job_view import describe_job, fetch_job
@@ -48,7 +49,7 @@ def start() -> tuple[Response, int]:
         return fail(400, str(exc))
     svc = service()
     try:
-        job_id = start_sync(svc.redis, svc.settings, req, svc.job_paths)
+        job_id = start_sync(svc.redis, svc.settings, req, svc.job_function)
     except AlreadyQueued as exc:
         return fail(409, f"{exc}; wait for it to finish or follow it at /api/sync/job/{exc.job_id}", jobId=exc.job_id)
     body = {
@@ -77,7 +78,7 @@ def job_status(job_id: str) -> tuple[Response, int]:
 @bp.get("/sync/history")
 def history() -> tuple[Response, int]:
     try:
-        sync_type = parse_choice(request.args, "type", SYNC_TYPES)
+        sync_type = parse_choice(request.args, "type", SYNC_TYPE_NAMES)
         status = parse_choice(request.args, "status", RUN_STATUSES)
         limit, offset = parse_paging(request.args)
     except BadRequest as exc:

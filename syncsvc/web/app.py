@@ -12,8 +12,7 @@ from flask import Flask, Response, abort, jsonify, request
 from rq.exceptions import NoSuchJobError
 from werkzeug.exceptions import HTTPException
 
-from jobs.enqueue import DEFAULT_SYNC_JOBS
-from syncsvc.domain.errors import ConfigError
+from jobs.enqueue import JOB_FUNCTION
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
 from syncsvc.store.redis_conn import api_client, redact_url, resolve_redis
@@ -29,19 +28,20 @@ MAX_BODY_BYTES = 16 * 1024
 
 
 def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. ``test_config`` may set ``SYNC_JOBS`` (sync type -> dotted job path) and
+    """Build the app. ``test_config`` may set ``SYNC_JOB_FUNCTION`` (a stand-in job) and
     ``REDIS_URL_RESOLVED`` (skip Redis discovery), plus any Flask config key."""
     settings = settings or from_env()
     test_config = dict(test_config or {})
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    job_paths: Mapping[str, str] = test_config.pop("SYNC_JOBS", None) or _job_paths_from_env()
+    # Tests and the demo test run stand-in jobs in real gunicorn/rq processes.
+    job_function = test_config.pop("SYNC_JOB_FUNCTION", None) or os.environ.get("SYNCSVC_JOB_FUNCTION") or JOB_FUNCTION
     redis_url = test_config.pop("REDIS_URL_RESOLVED", None) or _redis_url(settings)
     app.config.update(test_config)
 
     install_mask(secrets_of(settings))
-    svc = Service(settings=settings, redis_url=redis_url, redis=api_client(redis_url), job_paths=job_paths)
+    svc = Service(settings=settings, redis_url=redis_url, redis=api_client(redis_url), job_function=job_function)
     app.extensions["syncsvc"] = svc
 
     auth.install(app, settings.sync_api_token)
@@ -57,21 +57,6 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     _health_routes(app, svc)
     _error_handlers(app, svc)
     return app
-
-
-def _job_paths_from_env() -> Mapping[str, str]:
-    """``SYNCSVC_JOB_PATHS=PRODUCT=pkg.mod.fn,...`` replaces job functions (tests and the demo
-    test run fake jobs in real gunicorn/rq processes); unset means the engine's ``jobs.tasks``."""
-    raw = os.environ.get("SYNCSVC_JOB_PATHS", "").strip()
-    if not raw:
-        return DEFAULT_SYNC_JOBS
-    paths = dict(DEFAULT_SYNC_JOBS)
-    for part in raw.split(","):
-        name, _, path = part.partition("=")
-        if name.strip() not in paths or not path.strip():
-            raise ConfigError(f"SYNCSVC_JOB_PATHS entries must be TYPE=module.function, got {part!r}")
-        paths[name.strip()] = path.strip()
-    return paths
 
 
 def _redis_url(settings: Settings) -> str:

@@ -9,7 +9,7 @@ after a killed worker), it is appended with ``createdAt: null`` rather than an i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -19,6 +19,7 @@ from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from jobs.enqueue import read_state_log
+from syncsvc.domain.model import RunRequest, iso_utc
 from syncsvc.settings import Settings
 
 _RESULT_STATE = {
@@ -32,11 +33,16 @@ _RESULT_STATE = {
 
 
 def iso(dt: datetime | None) -> str | None:
-    if dt is None:
+    return None if dt is None else iso_utc(dt)
+
+
+def request_of(job: Job) -> RunRequest | None:
+    """The run request a job carries (its only argument), or None for a job that is not ours."""
+    try:
+        args = job.args
+        return RunRequest.from_job(args[0]) if len(args) == 1 and not job.kwargs else None
+    except Exception:  # noqa: BLE001 - an undecodable or foreign job is simply not ours
         return None
-    if dt.tzinfo is None:  # RQ stores naive UTC datetimes
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def fetch_job(conn: redis.Redis, job_id: str) -> Job | None:
@@ -58,14 +64,15 @@ def describe_job(conn: redis.Redis, settings: Settings, job: Job) -> dict[str, A
     state = job.get_status(refresh=False)
     state_name = str(state.value if state is not None else "unknown").upper()
     results = list(reversed(job.results()))  # oldest first
+    req = request_of(job)
     latest = results[-1] if results else None
     body: dict[str, Any] = {
         "jobId": job.id,
         "state": state_name,
         "createdAt": iso(job.created_at),
         "job": job.func_name,
-        "syncType": job.meta.get("syncType"),
-        "dryRun": job.meta.get("dryRun"),
+        "syncType": req.sync_type if req else None,
+        "dryRun": req.dry_run if req else None,
         "progress": job.meta.get("progress"),
         "result": None,
         "error": None,

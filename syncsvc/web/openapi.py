@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.enqueue import SYNC_TYPES
-from syncsvc.store.history import OUTCOMES, RUN_STATUSES
+from syncsvc.domain.model import OUTCOMES, RUN_STATUSES
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES as SYNC_TYPES
 
 JOB_STATES = [
     "QUEUED",

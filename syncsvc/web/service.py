@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import redis
@@ -17,7 +16,7 @@ class Service:
     settings: Settings
     redis_url: str
     redis: redis.Redis
-    job_paths: Mapping[str, str]
+    job_function: str
     _history: History | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jobs.enqueue import SYNC_TYPES, StartRequest
+from syncsvc.domain.model import InvalidRequest, RunRequest
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 
 ALLOWED_FIELDS = ("syncType", "limit", "dryRun")
 
@@ -15,8 +16,8 @@ class BadRequest(ValueError):
     """The request is invalid; the message is safe to return to the client."""
 
 
-def parse_start_body(content_type: str | None, raw: bytes) -> StartRequest:
-    """Turn the raw request into a :class:`StartRequest`.
+def parse_start_body(content_type: str | None, raw: bytes) -> RunRequest:
+    """Turn the raw request into a :class:`RunRequest`.
 
     Raises:
         BadRequest: with a one-line message naming the field and the allowed values.
@@ -36,21 +37,12 @@ def parse_start_body(content_type: str | None, raw: bytes) -> StartRequest:
     if unknown:
         raise BadRequest(f"unknown field(s) {', '.join(unknown)}; allowed fields: {', '.join(ALLOWED_FIELDS)}")
 
-    sync_type = body.get("syncType")
-    if sync_type is None:
-        raise BadRequest(f"syncType is required; allowed values: {', '.join(SYNC_TYPES)}")
-    if not isinstance(sync_type, str) or sync_type not in SYNC_TYPES:
-        raise BadRequest(f"syncType must be one of {', '.join(SYNC_TYPES)}, got {_show(sync_type)}")
-
-    limit = body.get("limit")
-    # bool is an int subclass in Python: true must not mean limit=1.
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise BadRequest(f"limit must be a positive integer (or omitted for all items), got {_show(limit)}")
-
-    dry_run = body.get("dryRun", False)
-    if not isinstance(dry_run, bool):
-        raise BadRequest(f"dryRun must be true or false, got {_show(dry_run)}")
-    return StartRequest(sync_type=sync_type, limit=limit, dry_run=dry_run)
+    if body.get("syncType") is None:
+        raise BadRequest(f"syncType is required; allowed values: {', '.join(SYNC_TYPE_NAMES)}")
+    try:
+        return RunRequest.from_job({**body, "trigger": "api"})
+    except InvalidRequest as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def parse_paging(args: Mapping[str, str], default_size: int = 50, max_size: int = 500) -> tuple[int, int]:
@@ -78,7 +70,8 @@ def _query_int(args: Mapping[str, str], name: str, default: int, minimum: int, m
     raw = args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    # isdigit() alone accepts '²' and other Unicode digits that int() refuses (or reads as ASCII).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise BadRequest(f"{name} must be an integer >= {minimum}, got {raw[:40]!r}")
     value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):

@@ -13,7 +13,7 @@ import requests
 
 from syncsvc.net import free_port, wait_http
 from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
-from tests.service_fixtures import FAKE_JOBS_ENV, TOKEN, http_stub
+from tests.service_fixtures import FAKE_JOB, TOKEN, http_stub
 
 
 @dataclass
@@ -41,7 +41,7 @@ def stack_env(redis_url: str, tmp_path: Path, katana: str, luca: str, port: int)
         "SYNC_API_URL": f"http://127.0.0.1:{port}",
         "KATANA_BASE_URL": f"{katana}/v1",
         "LUCA_BASE_URL": f"{luca}/Yetki",
-        "SYNCSVC_JOB_PATHS": FAKE_JOBS_ENV,
+        "SYNCSVC_JOB_FUNCTION": FAKE_JOB,
         "SYNC_PRELOAD": "tests.e2e.fake_jobs",
         "SYNC_DASHBOARD_POLL_MS": "1000",
     }

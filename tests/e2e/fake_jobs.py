@@ -13,9 +13,10 @@ from typing import Any
 
 from rq import get_current_job
 
-from syncsvc.domain.errors import RunAborted
+from syncsvc.domain.errors import Unavailable
+from syncsvc.domain.model import ItemRecord, RunRequest, utcnow
 from syncsvc.settings import from_env
-from syncsvc.store.history import History, ItemRecord, utcnow
+from syncsvc.store.history import History
 
 HOLD_KEY = "fake:hold"
 HOLD_MAX_S = 30.0
@@ -26,11 +27,19 @@ def _progress(phase: str, total: int, counts: dict[str, int]) -> dict[str, Any]:
     return {"phase": phase, "total": total, "processed": processed, **counts, "updatedAt": utcnow()}
 
 
-def fake_sync(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+def fake_job(request: dict[str, Any]) -> dict[str, Any] | None:
+    """CUSTOMER aborts (a systemic failure), the other types run :func:`fake_sync`."""
+    if RunRequest.from_job(request).sync_type == "CUSTOMER":
+        return fake_abort(request)
+    return fake_sync(request)
+
+
+def fake_sync(request: dict[str, Any]) -> dict[str, Any]:
     job = get_current_job()
     assert job is not None
     settings = from_env()
-    sync_type = str(job.meta.get("syncType", "PRODUCT"))
+    req = RunRequest.from_job(request)
+    sync_type, limit, dry_run = req.sync_type, req.limit, req.dry_run
     history = History(settings.history_db)
     started = time.monotonic()
     history.start_run(job.id, sync_type, {"limit": limit}, dry_run)
@@ -78,5 +87,5 @@ def fake_sync(limit: int | None = None, dry_run: bool = False) -> dict[str, Any]
     return summary
 
 
-def fake_abort(limit: int | None = None, dry_run: bool = False) -> None:
-    raise RunAborted("Katana answered HTTP 500 three times on /v1/products")
+def fake_abort(request: dict[str, Any]) -> None:
+    raise Unavailable("Katana answered HTTP 500 three times on /v1/products")

@@ -9,18 +9,16 @@ import sys
 import pytest
 
 from syncsvc.net import free_port, port_is_free
-from tests.service_fixtures import FAKE_JOBS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
     # Fake jobs stand in for the engine; every type finishes (with one failed item each).
-    paths = ",".join(f"{k}={FAKE_JOBS['PRODUCT']}" for k in FAKE_JOBS)
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
-        "SYNCSVC_JOB_PATHS": paths,
+        "SYNCSVC_JOB_FUNCTION": "tests.e2e.fake_jobs.fake_sync",
         "SYNC_PRELOAD": "tests.e2e.fake_jobs",
     }
     env.pop("SYNC_API_TOKEN", None)

@@ -22,7 +22,7 @@ def real_stack(redis_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Sta
     children = Children()
     port = free_port()
     env = stack_env(redis_url, tmp_path, sandbox.katana_url, sandbox.luca_url, port)
-    for test_hook in ("SYNCSVC_JOB_PATHS", "SYNC_PRELOAD"):  # the real jobs this time
+    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):  # the real jobs this time
         env.pop(test_hook)
     try:
         web = children.spawn("web", web_argv(), env, log_dir=tmp_path / "logs")

@@ -14,6 +14,7 @@ from jobs.run import run_sync
 from sandbox.testing import Sandbox
 from syncsvc.domain.convert import canonical_code
 from syncsvc.domain.errors import SyncError
+from syncsvc.domain.model import RunRequest
 from syncsvc.settings import Settings
 from syncsvc.store.history import History
 
@@ -35,7 +36,8 @@ def engine_settings(sb: Sandbox, redis_url: str, tmp_path: Path, **over: Any) ->
 def run(settings: Settings, sync_type: str, **kw: Any) -> dict[str, Any]:
     conn = redis.Redis.from_url(settings.redis_url or "")
     try:
-        return run_sync(sync_type, settings=settings, conn=conn, run_id=uuid.uuid4().hex, **kw)
+        request = RunRequest(sync_type, trigger="direct", **kw)
+        return run_sync(request, settings=settings, conn=conn, run_id=uuid.uuid4().hex)
     finally:
         conn.close()
 

@@ -20,12 +20,27 @@ def cache(redis_conn: redis.Redis) -> IdCache:
 def test_warm_up_replaces_ids_keeps_matching_digests_and_refuses_an_empty_list(cache: IdCache) -> None:
     cache.put("KTN-1", 10, "d1")
     cache.put("KTN-2", 20, "d2")
-    assert cache.warm({"KTN-1": 10, "KTN-2": 21, "KTN-3": 30}) == {"entries": 3, "dropped": 1}
+    assert cache.warm(lambda: {"KTN-1": 10, "KTN-2": 21, "KTN-3": 30}) == {"entries": 3, "dropped": 1}
     assert cache.lookup("KTN-1") == (10, "d1")
     assert cache.lookup("KTN-2") == (21, None)  # re-created by a person: content unknown again
     assert cache.status()["message"] == "Healthy: 3 entries cached"
     with pytest.raises(RunAborted, match="refusing"):
-        cache.warm({})
+        cache.warm(dict)
+
+
+def test_a_record_cached_while_luca_lists_survives_the_warm_up(cache: IdCache) -> None:
+    cache.put("KTN-1", 10, "d1")
+    cache.put("KTN-9", 90, "d9")  # deleted in Luca: dropped
+
+    def listing() -> dict[str, int]:
+        # Another run creates KTN-2 and caches it after Luca's list was read: not in the list.
+        cache.put("KTN-2", 20, "d2")
+        return {"KTN-1": 10}
+
+    assert cache.warm(listing) == {"entries": 1, "dropped": 1}
+    assert cache.lookup("KTN-2") == (20, "d2")
+    assert cache.lookup("KTN-9") == (None, None)
+    assert cache.lookup("KTN-1") == (10, "d1")
 
 
 def test_second_creator_waits_and_sees_the_first_ones_record(cache: IdCache) -> None:

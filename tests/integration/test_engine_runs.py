@@ -40,10 +40,11 @@ def test_a_second_run_of_the_same_type_is_refused(sandbox: Sandbox, redis_url: s
 CRASHING_RUN = textwrap.dedent("""
     import redis, sys
     from jobs.run import run_sync
+    from syncsvc.domain.model import RunRequest
     from syncsvc.settings import Settings
     s = Settings(redis_url=sys.argv[1], key_prefix="t", katana_base_url=sys.argv[2], luca_base_url=sys.argv[3],
                  history_db=sys.argv[4])
-    run_sync("PRODUCT", settings=s, conn=redis.Redis.from_url(sys.argv[1]), run_id="crashy-run")
+    run_sync(RunRequest("PRODUCT"), settings=s, conn=redis.Redis.from_url(sys.argv[1]), run_id="crashy-run")
 """)
 
 
@@ -68,8 +69,9 @@ def test_rerun_after_a_crash_halfway_finishes_the_rest_without_duplicates(
     # RQ retries an abandoned job under the same id: the run takes over its own lock at once.
     conn = redis.Redis.from_url(redis_url)
     from jobs.run import run_sync
+    from syncsvc.domain.model import RunRequest
 
-    summary = run_sync("PRODUCT", settings=settings, conn=conn, run_id="crashy-run")
+    summary = run_sync(RunRequest("PRODUCT"), settings=settings, conn=conn, run_id="crashy-run")
     conn.close()
     state = luca_state(sandbox)
     assert state["stock_cards"]["duplicate_codes"] == []

@@ -10,7 +10,7 @@ import redis
 from jobs.engine import ItemState
 from jobs.upserts import Upserts
 from syncsvc.domain.errors import AlreadyExists, TransientError
-from syncsvc.domain.mapping import Plan
+from syncsvc.domain.model import Plan
 from syncsvc.store.cache import IdCache
 
 

@@ -52,7 +52,7 @@ def test_verify_before_a_write_stops_a_run_whose_lock_was_taken(redis_conn: redi
 def test_no_luca_write_is_sent_once_the_guard_refuses(redis_conn: redis.Redis) -> None:
     from jobs.engine import ItemState
     from jobs.upserts import Upserts
-    from syncsvc.domain.mapping import Plan
+    from syncsvc.domain.model import Plan
     from syncsvc.store.cache import IdCache
 
     class NoWrites:

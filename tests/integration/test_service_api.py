@@ -18,8 +18,9 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from jobs.enqueue import claim_key, sync_queue
+from syncsvc.domain.model import ItemRecord
 from syncsvc.settings import Settings
-from syncsvc.store.history import History, ItemRecord
+from syncsvc.store.history import History
 from tests.redisdb import wipe
 from tests.service_fixtures import AUTH, TOKEN, http_stub, make_app, make_settings
 
@@ -70,15 +71,18 @@ def test_start_answers_202_and_enqueues_with_our_options(
     assert len(job_id) == 32 and int(job_id, 16) >= 0
     job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
     assert job.origin == "sync"
-    assert job.func_name == "tests.e2e.fake_jobs.fake_sync"
-    assert job.kwargs == {"limit": 25, "dry_run": True} and job.args == []
+    assert job.func_name == "tests.e2e.fake_jobs.fake_job"
+    # The request travels once, as the job's only argument; meta is left for progress.
+    assert job.args == [{"syncType": "PRODUCT", "limit": 25, "dryRun": True, "trigger": "api"}]
+    assert job.kwargs == {}
     assert job.timeout == settings.job_timeout_s
     assert job.result_ttl == 86400 and job.failure_ttl == 7 * 86400
     assert job.retries_left == 2 and job.retry_intervals == [30, 120]
-    assert job.meta == {"syncType": "PRODUCT", "limit": 25, "dryRun": True, "trigger": "api"}
+    assert job.meta == {}
+    assert job.description == "PRODUCT sync (dry run)"
     # JSON on the wire (zlib-compressed by RQ): the payload decodes as JSON, not pickle.
     raw = zlib.decompress(redis_conn.hget(f"rq:job:{job_id}", "data"))  # type: ignore[arg-type]
-    assert json.loads(raw)[0] == "tests.e2e.fake_jobs.fake_sync"
+    assert json.loads(raw)[0] == "tests.e2e.fake_jobs.fake_job"
     assert redis_conn.get(claim_key(settings, "PRODUCT")) == job_id.encode()
     assert redis_conn.pttl(claim_key(settings, "PRODUCT")) == -1  # confirmed: no grace TTL left
 
@@ -153,7 +157,7 @@ def test_job_view_after_a_run(
     run_queued(redis_conn, monkeypatch, settings)
     view = client.get(f"/api/sync/job/{body['jobId']}", headers=AUTH).json
     assert view["state"] == "FINISHED"
-    assert view["job"] == "tests.e2e.fake_jobs.fake_sync"
+    assert view["job"] == "tests.e2e.fake_jobs.fake_job"
     assert view["progress"]["phase"] == "done" and view["progress"]["processed"] == 5
     assert view["result"]["total"] == 5 and view["result"]["failed"] == 1
     assert view["result"]["failures"] == [{"key": "SKU-4", "errorClass": "BusinessError", "message": "Birim yok"}]
@@ -174,7 +178,7 @@ def test_failed_job_shows_the_last_line_only(
     run_queued(redis_conn, monkeypatch, settings)
     view = client.get(f"/api/sync/job/{body['jobId']}", headers=AUTH).json
     assert view["state"] == "FAILED"
-    assert view["error"] == "syncsvc.domain.errors.RunAborted: Katana answered HTTP 500 three times on /v1/products"
+    assert view["error"] == "syncsvc.domain.errors.Unavailable: Katana answered HTTP 500 three times on /v1/products"
     assert [h["stateName"] for h in view["history"]] == ["QUEUED", "STARTED", "FAILED"]
     assert start(client, syncType="CUSTOMER")[0] == 202  # a failed job frees its type
 

@@ -7,7 +7,8 @@ from collections import Counter
 from typing import Any
 
 from sandbox.testing import Sandbox
-from syncsvc.store.history import OUTCOMES, History
+from syncsvc.domain.model import OUTCOMES
+from syncsvc.store.history import History
 from tests.integration.engine_helpers import expected_card_codes, katana_list, luca_records
 from tests.reliability.stack import delivered_orders, luca_duplicates
 

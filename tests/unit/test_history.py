@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from syncsvc.store.history import History, ItemRecord
+from syncsvc.domain.model import ItemRecord
+from syncsvc.store.history import History
 
 
 def test_items_are_upserted_and_counted(tmp_path: Path) -> None:

@@ -1,0 +1,144 @@
+"""The domain's value types: what a run is asked to do, what it plans, and how each item ends.
+
+No I/O here. :class:`RunRequest` is the one description of a requested run: the API and the CLI
+build it, :func:`jobs.enqueue.start_sync` sends it as the job's only argument (``to_job()``, a
+plain dict of JSON values, never a secret) and the worker parses it back (``from_job()``),
+validating again because anything that reaches Redis can enqueue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
+
+OUTCOMES = ("created", "updated", "adopted", "skipped", "failed")
+"""Every item of a run ends with exactly one of these."""
+RUN_STATUSES = ("running", "finished", "failed")
+TRIGGERS = ("api", "schedule", "webhook", "retry", "dashboard", "cli", "direct")
+"""What started a run: recorded with it in the history."""
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-12-03T21:12:09.123Z``: the one timestamp format of the API, history and logs.
+    Naive datetimes are taken as UTC (RQ stores naive UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utcnow() -> str:
+    """Now, as :func:`iso_utc` formats it."""
+    return iso_utc(datetime.now(UTC))
+
+
+class InvalidRequest(ValueError):
+    """A run request is malformed; the message is one line naming the field and what is allowed."""
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One requested run. Construct it with :meth:`parse` (from untrusted JSON) or directly from
+    trusted code; either way ``__post_init__`` validates every field."""
+
+    sync_type: str
+    limit: int | None = None
+    dry_run: bool = False
+    trigger: str = "api"
+
+    # JSON field name -> attribute. New fields (mode, keys, parentRunId) go here and in the class.
+    FIELDS = {"syncType": "sync_type", "limit": "limit", "dryRun": "dry_run", "trigger": "trigger"}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sync_type, str) or self.sync_type not in SYNC_TYPE_NAMES:
+            raise InvalidRequest(f"syncType must be one of {', '.join(SYNC_TYPE_NAMES)}, got {_show(self.sync_type)}")
+        limit = self.limit
+        # bool is an int subclass in Python: true must not mean limit=1.
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidRequest(f"limit must be a positive integer (or omitted for all items), got {_show(limit)}")
+        if not isinstance(self.dry_run, bool):
+            raise InvalidRequest(f"dryRun must be true or false, got {_show(self.dry_run)}")
+        if not isinstance(self.trigger, str) or self.trigger not in TRIGGERS:
+            raise InvalidRequest(f"trigger must be one of {', '.join(TRIGGERS)}, got {_show(self.trigger)}")
+
+    def to_job(self) -> dict[str, Any]:
+        """The job argument: JSON-compatible values only (any RQ serializer carries them)."""
+        return {name: getattr(self, attr) for name, attr in self.FIELDS.items()}
+
+    @classmethod
+    def from_job(cls, data: Any) -> RunRequest:
+        """Parse a job argument back, validating it again.
+
+        Raises:
+            InvalidRequest: not an object, an unknown field, or a bad value.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidRequest(f"a run request must be an object, got {type(data).__name__}")
+        unknown = sorted(str(k) for k in data if k not in cls.FIELDS)
+        if unknown:
+            raise InvalidRequest(f"unknown field(s) {', '.join(unknown)}; allowed fields: {', '.join(cls.FIELDS)}")
+        if "syncType" not in data:
+            raise InvalidRequest(f"syncType is required; allowed values: {', '.join(SYNC_TYPE_NAMES)}")
+        return cls(**{attr: data[name] for name, attr in cls.FIELDS.items() if name in data})
+
+    @property
+    def description(self) -> str:
+        """What RQ tools show for the job (``PRODUCT sync (dry run)``)."""
+        return f"{self.sync_type} sync" + (" (dry run)" if self.dry_run else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One Luca record to make true: its natural key, the payload and the payload's digest.
+
+    The payload is held as compact JSON (a third of the size of the dict) because a run keeps
+    every plan until its item is done; it is decoded once, when sent. The digest is over those
+    exact bytes: what WE send, never what Luca echoes.
+    """
+
+    key: str
+    body: bytes
+    digest: str
+    source_id: int | None = None
+    label: str = ""
+    # Invoice plans: what must exist first (cari code, stock card codes).
+    needs_customer: str | None = None
+    needs_cards: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, key: str, payload: Mapping[str, Any], **extra: Any) -> Plan:
+        body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        encoded = body.encode("utf-8")
+        return cls(key, encoded, hashlib.sha256(encoded).hexdigest()[:32], **extra)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.body)
+        return data
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """The outcome of one item of a run."""
+
+    item_key: str
+    outcome: str
+    kind: str = ""
+    luca_id: int | None = None
+    attempts: int = 0
+    error_class: str | None = None
+    message: str | None = None
+    finished_at: str = ""

@@ -1,0 +1,112 @@
+"""Job-level retries: only transient systemic failures are retried by RQ; a refused login, a
+refused API key or a configuration error end the job at once with one attempt spent.
+
+The real entry point ``jobs.tasks.run_sync_job`` runs in an RQ worker against the simulators.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from jobs.enqueue import start_sync, sync_queue
+from sandbox.testing import Sandbox
+from syncsvc.domain.model import RunRequest
+from syncsvc.net import free_port
+from syncsvc.settings import from_env
+from syncsvc.store.history import History
+from syncsvc.web.job_view import describe_job
+
+
+def _run_job(
+    sync_type: str, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> tuple[Job, dict[str, Any]]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = from_env(load_dotenv=False)
+    job_id = start_sync(redis_conn, settings, RunRequest(sync_type))
+    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
+    job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    return job, describe_job(redis_conn, settings, job)
+
+
+def _env(sandbox: Sandbox, redis_url: str, tmp_path: Path, **over: str) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url,
+        "SYNC_KEY_PREFIX": "retrytest",
+        "SYNC_HISTORY_DB": str(tmp_path / "history.db"),
+        "KATANA_BASE_URL": f"{sandbox.katana_url}/v1",
+        "LUCA_BASE_URL": f"{sandbox.luca_url}/Yetki",
+        **over,
+    }
+
+
+def _logins(sandbox: Sandbox) -> int:
+    return len(sandbox.admin("luca", "GET", "requests", action="Giris"))
+
+
+@pytest.mark.parametrize(
+    ("sync_type", "over", "reason"),
+    [
+        ("PRODUCT", {"LUCA_PASSWORD": "wrong-password"}, "AccessRefused: Luca refused the login"),
+        ("PRODUCT", {"LUCA_BRANCH_ID": "999"}, "ConfigError: LUCA_BRANCH_ID 999 is not a branch"),
+        ("CUSTOMER", {"KATANA_API_KEY": "not-a-key"}, "AccessRefused: Katana refused the API key (401)"),
+    ],
+    ids=["luca-login-refused", "luca-branch-refused", "katana-key-refused"],
+)
+def test_a_failure_no_retry_can_fix_ends_the_job_at_once(
+    sync_type: str,
+    over: dict[str, str],
+    reason: str,
+    sandbox: Sandbox,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job, view = _run_job(sync_type, redis_conn, monkeypatch, _env(sandbox, redis_url, tmp_path, **over))
+    assert job.get_status() == JobStatus.FAILED
+    assert job.retries_left == 0 and view["retriesLeft"] == 0
+    assert ScheduledJobRegistry(queue=sync_queue(redis_conn)).get_job_ids() == []
+    assert view["state"] == "FAILED"
+    assert view["error"] is not None and "\n" not in view["error"] and reason in view["error"], view["error"]
+    # A refused login is sent exactly once (a real Luca locks the account after a few).
+    assert _logins(sandbox) == (0 if "KATANA" in str(over) else 1)
+
+
+def test_an_unreachable_luca_is_retried_later_by_rq(
+    sandbox: Sandbox, redis_url: str, redis_conn: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}/Yetki"  # nothing listens there
+    env = _env(sandbox, redis_url, tmp_path, LUCA_BASE_URL=nowhere)
+    job, view = _run_job("PRODUCT", redis_conn, monkeypatch, env)
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.retries_left == 1 and view["retriesLeft"] == 1
+    assert ScheduledJobRegistry(queue=sync_queue(redis_conn)).get_job_ids() == [job.id]
+    history = History(env["SYNC_HISTORY_DB"])
+    run = history.get_run(job.id)
+    history.close()
+    assert run is not None and run["status"] == "failed"
+    assert run["error"].startswith("Unavailable: could not read Luca's current records"), run["error"]
+
+
+def test_a_malformed_request_on_the_queue_fails_without_retry(
+    redis_url: str, redis_conn: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SYNC_HISTORY_DB", str(tmp_path / "history.db"))
+    from jobs.enqueue import RETRY
+
+    job = sync_queue(redis_conn).enqueue("jobs.tasks.run_sync_job", {"syncType": "PRODUCT", "limit": "²"}, retry=RETRY)
+    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
+    job = Job.fetch(job.id, connection=redis_conn, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.FAILED and job.retries_left == 0
+    assert job.latest_result() is not None
+    assert "InvalidRequest: limit must be a positive integer" in (job.latest_result().exc_string or "")  # type: ignore[union-attr]
