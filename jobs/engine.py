@@ -14,6 +14,7 @@ stops the run and the items it didn't reach are recorded as failed with that rea
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -186,9 +187,18 @@ def _attempt_item(item: Item, handler: Handler, settings: Settings, stop: thread
     assert item.plan is not None
     plan = item.plan
 
+    def log_retry(details: Any) -> None:
+        exc = details.get("exception")
+        log.info(
+            "retrying item %s (attempt %d failed, next in %.2f s): %s", item.key, details["tries"], details["wait"],
+            f"{type(exc).__name__}: {exc}"[:300],
+            extra={"key": item.key, "attempt": details["tries"], "delay_s": round(details["wait"], 3),
+                   "reason": error_class(exc) if exc else None},
+        )  # fmt: skip
+
     @backoff.on_exception(
         backoff.expo, (TransientError, SessionExpired), max_tries=settings.max_attempts, factor=settings.retry_base_s,
-        max_value=settings.retry_max_s, giveup=lambda _e: stop.is_set(), logger=None,
+        max_value=settings.retry_max_s, giveup=lambda _e: stop.is_set(), logger=None, on_backoff=log_retry,
     )  # fmt: skip
     def attempt() -> Done:
         if stop.is_set():
@@ -220,6 +230,11 @@ class Engine:
             self.recorder.add(record)
             if record.outcome == "failed":
                 failed[item.key] = record
+                log.warning(
+                    "item %s failed after %d attempt(s): %s: %s", item.key, record.attempts, record.error_class,
+                    record.message, extra={"key": item.key, "attempts": record.attempts,
+                                           "error_class": record.error_class, "reason": record.message},
+                )  # fmt: skip
             else:
                 failed.pop(item.key, None)
 
@@ -235,7 +250,10 @@ class Engine:
                 break
             if round_no:
                 pause = min(self.settings.retry_max_s, self.settings.retry_base_s * 2 ** (round_no + 1))
-                log.info("retry round %d for %d items after %.1f s", round_no, len(pending), pause)
+                log.info(
+                    "retry round %d for %d items after %.1f s", round_no, len(pending), pause,
+                    extra={"retry_round": round_no, "items": len(pending), "delay_s": pause},
+                )  # fmt: skip
                 self.reporter.set_phase(self.reporter.phase, retryRound=round_no)
                 time.sleep(pause)
                 for _item in pending:  # their failed outcome is replaced by this round's
@@ -266,7 +284,9 @@ class Engine:
                     item = next(queue, None)
                     if item is None:
                         break
-                    in_flight[pool.submit(_attempt_item, item, handler, self.settings, self.stop)] = item
+                    # Each call runs in a copy of this context: log lines keep the run's fields.
+                    call = contextvars.copy_context().run
+                    in_flight[pool.submit(call, _attempt_item, item, handler, self.settings, self.stop)] = item
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, timeout=self.reporter.every_s, return_when=FIRST_COMPLETED)

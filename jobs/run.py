@@ -23,6 +23,7 @@ from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
 from syncsvc.domain.model import OUTCOMES, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
+from syncsvc.logsetup import bound
 from syncsvc.settings import Settings
 from syncsvc.store.cache import IdCache
 from syncsvc.store.history import History
@@ -79,7 +80,18 @@ def run_sync(
     publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure."""
-    sync_type, limit, dry_run = request.sync_type, request.limit, request.dry_run
+    with bound(run_id=run_id, sync_type=request.sync_type):
+        return _run_sync(request, settings, conn, run_id, publish)
+
+
+def _run_sync(
+    request: RunRequest,
+    settings: Settings,
+    conn: redis.Redis,
+    run_id: str,
+    publish: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    sync_type, limit, dry_run, trigger = request.sync_type, request.limit, request.dry_run, request.trigger
     prepare = prepare_of(sync_type)
     started = time.monotonic()
     lock = RunLock(conn, settings.key_prefix, sync_type, run_id)
@@ -87,7 +99,11 @@ def run_sync(
     history = History(settings.history_db)
     reporter = Reporter(publish, lock.heartbeat)
     ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
-    history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, request.trigger)
+    history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
+    log.info(
+        "%s run %s started (trigger %s, limit %s, dry run %s)", sync_type, run_id, trigger, limit, dry_run,
+        extra={"trigger": trigger, "limit": limit, "dry_run": dry_run},
+    )  # fmt: skip
     try:
         prepared = prepare(ctx, limit)
         reporter.set_phase("syncing")
@@ -112,13 +128,23 @@ def run_sync(
         }
         history.finish_run(run_id, "finished", counts, summary=summary)
         reporter.set_phase("done")
-        log.info("%s run %s finished: %s", sync_type, run_id, {k: counts[k] for k in counts})
+        log.info(
+            "%s run %s finished in %.1f s: %s", sync_type, run_id, summary["durationSeconds"],
+            ", ".join(f"{k} {counts[k]}" for k in counts),
+            extra={"status": "finished", "seconds": summary["durationSeconds"], "counts": counts},
+        )  # fmt: skip
         return summary
     except BaseException as exc:
         counts = history.outcome_counts(run_id)
         counts["total"] = sum(counts.values())
         history.finish_run(run_id, "failed", counts, error=f"{type(exc).__name__}: {exc}"[:2000])
         reporter.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        log.error(
+            "%s run %s failed after %.1f s: %s", sync_type, run_id, time.monotonic() - started,
+            f"{type(exc).__name__}: {exc}"[:500],
+            extra={"status": "failed", "seconds": round(time.monotonic() - started, 3), "reason": type(exc).__name__,
+                   "counts": counts},
+        )  # fmt: skip
         raise
     finally:
         lock.release()

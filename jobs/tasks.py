@@ -25,7 +25,8 @@ from rq.job import Job
 from jobs.run import run_sync
 from syncsvc.domain.errors import retry_run
 from syncsvc.domain.model import RunRequest
-from syncsvc.settings import from_env
+from syncsvc.logsetup import bound, configure, install_mask
+from syncsvc.settings import Settings, from_env, secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,14 @@ def run_sync_job(request: dict[str, Any]) -> dict[str, Any]:
 
 def _run(req: RunRequest, job: Job | None) -> dict[str, Any]:
     settings = from_env()
+    # A worker started without our settings module (plain `rq worker sync`) has no root handler.
+    configure()
+    install_mask(secrets_of(settings))
+    with bound(job_id=job.id if job is not None else None):
+        return _run_job(req, settings, job)
+
+
+def _run_job(req: RunRequest, settings: Settings, job: Job | None) -> dict[str, Any]:
     if job is None:  # called directly (python -c ...): run in-process
         conn = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
         return run_sync(req, settings=settings, conn=conn, run_id=uuid.uuid4().hex)

@@ -12,11 +12,14 @@ pads the log so we slow down before the server says so.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Callable
 
 import redis
+
+log = logging.getLogger(__name__)
 
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -70,6 +73,7 @@ class KatanaBudget:
         Waits are slept in short slices calling ``on_wait``, so a run waiting out a full window
         keeps its lock and progress heartbeat alive."""
         started = time.monotonic()
+        waited = False
         while True:
             wait_ms = int(
                 self._acquire(keys=[self.log_key, self.cool_key], args=[self.limit, self.window_ms, uuid.uuid4().hex])
@@ -78,6 +82,12 @@ class KatanaBudget:
                 return
             if time.monotonic() - started + wait_ms / 1000 > deadline_s:
                 raise TimeoutError(f"Katana budget still exhausted after {deadline_s:.0f} s")
+            if not waited:
+                log.info(
+                    "Katana request budget used up: waiting %.1f s", wait_ms / 1000,
+                    extra={"delay_s": round(wait_ms / 1000, 3), "reason": "katana_budget"},
+                )  # fmt: skip
+            waited = True
             pause = min(wait_ms / 1000, 2.0)
             time.sleep(pause)
             if on_wait is not None:

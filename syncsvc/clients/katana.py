@@ -104,6 +104,10 @@ class KatanaClient:
             self.rate_limited += 1
             wait = _retry_after(resp.headers.get("Retry-After"))
             self.budget.cool_down(wait)
+            log.warning(
+                "Katana answered 429 for %s: waiting %.1f s (Retry-After)", path, wait,
+                extra={"delay_s": wait, "reason": "katana_429"},
+            )  # fmt: skip
             raise RateLimited(f"Katana GET {path}: 429, retry after {wait:.0f} s", wait)
         if resp.status_code >= 500:
             raise TransientError(f"Katana GET {path}: HTTP {resp.status_code}")

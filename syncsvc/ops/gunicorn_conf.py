@@ -15,15 +15,33 @@ import sys
 from typing import Any
 
 from syncsvc.domain.errors import ConfigError
+from syncsvc.logsetup import dict_config, log_format
 from syncsvc.net import non_loopback_binds
 from syncsvc.settings import from_env
 
 try:
     _settings = from_env()
+    log_format()  # a bad SYNC_LOG_FORMAT stops here with one line
 except ConfigError as _exc:
     raise SystemExit(f"syncsvc web: {_exc}") from None
 
-bind = [os.environ.get("SYNC_BIND") or _settings.bind]
+
+def bind_from_env(env: dict[str, str], default: str) -> list[str]:
+    """SYNC_BIND wins; else ``PORT`` (Heroku-style platforms, honcho) on every interface; else the
+    settings' default. A PORT bind is not loopback, so on_starting still demands a token."""
+    if env.get("SYNC_BIND"):
+        return [env["SYNC_BIND"]]
+    port = env.get("PORT", "").strip()
+    if port:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise SystemExit(f"syncsvc web: PORT must be a TCP port number, got {port!r}")
+        return [f"0.0.0.0:{port}"]
+    return [default]
+
+
+bind = bind_from_env(dict(os.environ), _settings.bind)
+# gunicorn's error and access logs through our handler: one format for the whole process.
+logconfig_dict = dict_config()
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 threads = _settings.web_threads
