@@ -262,8 +262,9 @@ def _invoice_line(
     parent = variant.get("product_or_material") or variant.get("service") or {}
     is_service = text(variant.get("type") or parent.get("type")).lower() == "service"
     quantity = to_decimal(row.get("quantity"), f"{where}: quantity")
-    if quantity <= 0:
-        raise MappingError(f"{where}: quantity must be positive, got {quantity}")
+    if quantity <= 0 or luca_number(quantity, 5) <= 0:
+        # Luca keeps 5 decimals: a positive quantity below that would become a 0-quantity line.
+        raise MappingError(f"{where}: quantity must be positive (Luca keeps 5 decimals), got {quantity}")
     price = to_decimal(row.get("price_per_unit"), f"{where}: price_per_unit")
     discount = to_decimal(row.get("total_discount"), f"{where}: total_discount", ZERO)
     rate_id = as_int(row.get("tax_rate_id"))

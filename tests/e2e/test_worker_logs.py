@@ -26,8 +26,8 @@ def json_stack(redis_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Sta
     children = Children()
     port = free_port()
     env = stack_env(redis_url, tmp_path, sandbox.katana_url, sandbox.luca_url, port)
-    for test_hook in ("SYNCSVC_JOB_PATHS", "SYNC_PRELOAD"):  # the real jobs
-        env.pop(test_hook)
+    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNCSVC_JOB_PATHS", "SYNC_PRELOAD"):  # the real jobs
+        env.pop(test_hook, None)
     env.update(
         {
             "SYNC_LOG_FORMAT": "json",
