@@ -26,7 +26,7 @@ from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.logsetup import bound
 from syncsvc.settings import Settings
 from syncsvc.store.cache import IdCache
-from syncsvc.store.history import History
+from syncsvc.store.history import History, open_history
 from syncsvc.store.locks import RunLock
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,11 @@ def _run_sync(
     started = time.monotonic()
     lock = RunLock(conn, settings.key_prefix, sync_type, run_id)
     lock.acquire()
-    history = History(settings.history_db)
+    try:
+        history = open_history(settings)
+    except BaseException:
+        lock.release()
+        raise
     reporter = Reporter(publish, lock.heartbeat)
     ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
     history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
@@ -150,4 +154,14 @@ def _run_sync(
         lock.release()
         ctx.katana.close()
         ctx.luca.close()
+        _retention(history, settings)
         history.close()
+
+
+def _retention(history: History, settings: Settings) -> None:
+    """Prune old runs at the end of a run (throttled across every process and host, see
+    History.prune_if_due). A failure here is logged: it must not turn a finished run into a failed one."""
+    try:
+        history.prune_if_due(settings.history_keep_days)
+    except Exception:
+        log.warning("history retention failed; will try again after a later run", exc_info=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from syncsvc.domain.errors import ConfigError
 
@@ -50,6 +51,11 @@ class Settings:
 
     sync_api_token: str | None = field(default=None, repr=False)
     history_db: str = "var/history.db"
+    # postgresql://user:pass@host:5432/db: the history in PostgreSQL (workers on several hosts)
+    # instead of the SQLite file above. Hidden from repr: the URL may carry a password.
+    history_url: str | None = field(default=None, repr=False)
+    # Runs that ended more than this many days ago are pruned with their items; None = keep all.
+    history_keep_days: int | None = None
     public_url: str = "http://127.0.0.1:8000"
     # Where `syncsvc serve` listens (HOST:PORT) and where the CLI finds the API.
     bind: str = "127.0.0.1:8000"
@@ -123,6 +129,16 @@ def _redis_url(name: str, raw: str) -> str:
     return raw
 
 
+def _pg_url(name: str, raw: str) -> str:
+    if not re.match(r"^postgres(ql)?://", raw):
+        raise ConfigError(f"{name} must look like postgresql://user@host:5432/database, got {_redact(raw)!r}")
+    return raw
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
 def _bind(name: str, raw: str) -> str:
     host, sep, port = raw.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -190,6 +206,8 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
     opt("LUCA_WRITE_SETTLE", "luca_write_settle_s", _float)
     opt("SYNC_API_TOKEN", "sync_api_token")
     opt("SYNC_HISTORY_DB", "history_db")
+    opt("SYNC_HISTORY_URL", "history_url", _pg_url)
+    opt("SYNC_HISTORY_KEEP_DAYS", "history_keep_days", lambda n, r: _int(n, r, 1))
     opt("SYNC_PUBLIC_URL", "public_url", _url)
     opt("SYNC_BIND", "bind", _bind)
     opt("SYNC_API_URL", "api_url", _url)
@@ -242,6 +260,8 @@ def _check(s: Settings) -> None:
 def secrets_of(s: Settings) -> list[str]:
     """The secret values, for redaction (log filters, tests that grep for leaks)."""
     values = [s.katana_api_key, s.luca_password, s.sync_api_token or ""]
+    if s.history_url:
+        values.append(urlsplit(s.history_url).password or "")
     return [v for v in values if v]
 
 

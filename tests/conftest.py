@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,9 +10,12 @@ import pytest
 import redis
 
 from sandbox.testing import Sandbox, start_sandbox
+from tests.pgdb import TestPostgres, admin_url, unreachable_reason
 from tests.redisdb import TestRedis, acquire, wipe
 
 _TEST_REDIS: TestRedis | None = None
+_TEST_PG: TestPostgres | None = None
+_PG_MISSING: str | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,6 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _TEST_REDIS is not None:
         _TEST_REDIS.release()  # type: ignore[operator]
+    if _TEST_PG is not None:
+        _TEST_PG.release()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -43,6 +49,42 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     conn = redis.Redis.from_url(redis_url)
     yield conn
     conn.close()
+
+
+def _postgres() -> TestPostgres:
+    """This run's PostgreSQL database, created on first use. No server: one skip reason for every
+    PostgreSQL test, or a failure with CI=true (CI promises one; .ci/run checks it answers)."""
+    global _TEST_PG, _PG_MISSING
+    if _TEST_PG is None and _PG_MISSING is None:
+        why = unreachable_reason(admin_url())
+        if why is None:
+            _TEST_PG = TestPostgres(admin_url())
+        else:
+            _PG_MISSING = f"no PostgreSQL at {admin_url()} ({why})"
+    if _TEST_PG is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {_PG_MISSING}", pytrace=False)
+        pytest.skip(f"PostgreSQL tests skipped: {_PG_MISSING}")
+    return _TEST_PG
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fold every "no PostgreSQL" skip into ONE summary line (pytest folds skips that share a
+    location and reason) instead of one line per test."""
+    report = yield
+    if _PG_MISSING and report.skipped and isinstance(report.longrepr, tuple) and _PG_MISSING in report.longrepr[2]:
+        report.longrepr = (__file__, _postgres.__code__.co_firstlineno, report.longrepr[2])
+    return report
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose connections see an empty schema of their own, dropped after the test."""
+    pg = _postgres()
+    name, url = pg.schema()
+    yield url
+    pg.drop_schema(name)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@
     │   ├── AccessRefused        Luca refused the login or branch, Katana refused the key (401):
     │   │                        never retried (a real Luca locks the account after failed logins)
     │   └── Unavailable          Katana/Luca still unreachable after the client's own retries: the
-    │                            job is retried later by RQ
+    │       │                    job is retried later by RQ
+    │       └── HistoryUnavailable  the run-history database can't be reached (PostgreSQL down)
     ├── AlreadyRunning           a run of the same type holds the lock (retried later by RQ)
     ├── TransientError           worth retrying with backoff: timeouts, resets, 5xx, unparseable
     │   │                        bodies. On a write the outcome is UNKNOWN (the record may have been
@@ -55,6 +56,11 @@ class AccessRefused(RunAborted):
 class Unavailable(RunAborted):
     """A remote system stayed unreachable or kept failing after the client's retries; the run
     stops, and RQ may retry the whole job later."""
+
+
+class HistoryUnavailable(Unavailable):
+    """The run-history database cannot be reached or used (PostgreSQL down, SQLite file locked
+    or unwritable); the message says where, never a password."""
 
 
 class AlreadyRunning(SyncError):

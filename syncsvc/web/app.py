@@ -13,6 +13,7 @@ from rq.exceptions import NoSuchJobError
 from werkzeug.exceptions import HTTPException
 
 from jobs.enqueue import JOB_FUNCTION
+from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
 from syncsvc.store.redis_conn import api_client, redact_url, resolve_redis
@@ -75,7 +76,7 @@ def _health_routes(app: Flask, svc: Service) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        ready, checks = readiness(svc.redis, svc.redis_url, svc.settings)
+        ready, checks = readiness(svc.redis, svc.redis_url, svc.settings, svc.history)
         return jsonify({"ready": ready, "checks": checks}), 200 if ready else 503
 
 
@@ -110,6 +111,10 @@ def _error_handlers(app: Flask, svc: Service) -> None:
     def redis_down(exc: redis.RedisError) -> Response:
         reason = str(exc).replace(svc.redis_url, redact_url(svc.redis_url))
         return _json_error(503, f"Redis is unavailable at {redact_url(svc.redis_url)}: {reason[:200]}")
+
+    @app.errorhandler(HistoryUnavailable)
+    def history_down(exc: HistoryUnavailable) -> Response:
+        return _json_error(503, f"the run history is unavailable: {str(exc)[:300]}")
 
     @app.errorhandler(Exception)
     def internal(exc: Exception) -> Response:

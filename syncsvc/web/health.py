@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import redis
 import requests
 
 from syncsvc.settings import Settings
+from syncsvc.store.history import History
 from syncsvc.store.redis_conn import redact_url
 
 # Response name -> the engine's cache hash (``{prefix}:luca:<name>``, meta in ``<hash>:meta``).
@@ -59,11 +58,15 @@ def cache_status(conn: redis.Redis, settings: Settings) -> dict[str, Any]:
 Check = Callable[[], str]
 
 
-def readiness(conn: redis.Redis, redis_url: str, settings: Settings) -> tuple[bool, dict[str, Any]]:
-    """Run every check; each reports ok, detail and milliseconds. Any failure makes the service unready."""
+def readiness(
+    conn: redis.Redis, redis_url: str, settings: Settings, history: Callable[[], History]
+) -> tuple[bool, dict[str, Any]]:
+    """Run every check; each reports ok, detail and milliseconds. Any failure makes the service unready.
+    The history check also reports the schema version (``schemaVersion``, ``latestSchemaVersion``)."""
+    schema: dict[str, Any] = {}
     checks: dict[str, Check] = {
         "redis": lambda: _check_redis(conn, redis_url),
-        "historyDb": lambda: _check_history(settings.history_db),
+        "historyDb": lambda: _check_history(history, schema),
         "katana": lambda: _check_http(settings.katana_base_url),
         "luca": lambda: _check_http(settings.luca_base_url),
     }
@@ -75,6 +78,7 @@ def readiness(conn: redis.Redis, redis_url: str, settings: Settings) -> tuple[bo
         except Exception as exc:  # each check reports its own failure; none may crash the probe
             detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
         results[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    results["historyDb"].update(schema)
     return all(r["ok"] for r in results.values()), results
 
 
@@ -83,16 +87,10 @@ def _check_redis(conn: redis.Redis, redis_url: str) -> str:
     return f"PING ok at {redact_url(redis_url)}"
 
 
-def _check_history(path: str) -> str:
-    # Writable means SQLite can take a write lock there, not just that the file exists.
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=READY_TIMEOUT_S)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("ROLLBACK")
-    finally:
-        db.close()
-    return f"writable: {path}"
+def _check_history(history: Callable[[], History], schema: dict[str, Any]) -> str:
+    info = history().check(READY_TIMEOUT_S)
+    schema.update(schemaVersion=info["schemaVersion"], latestSchemaVersion=info["latest"])
+    return f"writable: {info['where']}, schema v{info['schemaVersion']}"
 
 
 def _check_http(base_url: str) -> str:

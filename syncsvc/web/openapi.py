@@ -185,7 +185,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "Check": {
         "type": "object",
-        "properties": {"ok": {"type": "boolean"}, "detail": {"type": "string"}, "ms": {"type": "number"}},
+        "properties": {
+            "ok": {"type": "boolean"},
+            "detail": {"type": "string"},
+            "ms": {"type": "number"},
+            "schemaVersion": {"type": "integer", "description": "historyDb only: applied schema migration"},
+            "latestSchemaVersion": {"type": "integer", "description": "historyDb only: newest this code knows"},
+        },
     },
 }
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import redis
 
 from syncsvc.settings import Settings
-from syncsvc.store.history import History
+from syncsvc.store.history import History, open_history
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Service:
         # Opened on first use, i.e. in the serving process (after gunicorn's fork), never at import.
         with self._lock:
             if self._history is None:
-                self._history = History(self.settings.history_db)
+                self._history = open_history(self.settings)
             return self._history
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from rq import get_current_job
 from syncsvc.domain.errors import Unavailable
 from syncsvc.domain.model import ItemRecord, RunRequest, utcnow
 from syncsvc.settings import from_env
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 
 HOLD_KEY = "fake:hold"
 HOLD_MAX_S = 30.0
@@ -40,7 +40,7 @@ def fake_sync(request: dict[str, Any]) -> dict[str, Any]:
     settings = from_env()
     req = RunRequest.from_job(request)
     sync_type, limit, dry_run = req.sync_type, req.limit, req.dry_run
-    history = History(settings.history_db)
+    history = open_history(settings)
     started = time.monotonic()
     history.start_run(job.id, sync_type, {"limit": limit}, dry_run)
     total = min(limit or 6, 6)

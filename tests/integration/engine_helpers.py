@@ -16,7 +16,7 @@ from syncsvc.domain.convert import canonical_code
 from syncsvc.domain.errors import SyncError
 from syncsvc.domain.model import RunRequest
 from syncsvc.settings import Settings
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 
 # A second key the sandbox accepts: the test's own reads don't eat the engine's budget.
 OBSERVER_KEY = "bench-katana-key"
@@ -90,8 +90,8 @@ def luca_writes(sb: Sandbox) -> int:
 
 
 def assert_accounted(settings: Settings, summary: dict[str, Any]) -> None:
-    """Every item has exactly one outcome in SQLite and the counts add up."""
-    history = History(settings.history_db)
+    """Every item has exactly one outcome in the history and the counts add up."""
+    history = open_history(settings)
     try:
         run_row = history.get_run(summary["runId"])
         assert run_row is not None and run_row["status"] == "finished"

@@ -15,7 +15,7 @@ import redis
 
 from sandbox.testing import Sandbox
 from syncsvc.domain.errors import AlreadyRunning
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 from syncsvc.store.locks import RunLock
 from tests.integration.engine_helpers import engine_settings, expected_card_codes, luca_records, luca_state, run
 
@@ -78,7 +78,7 @@ def test_rerun_after_a_crash_halfway_finishes_the_rest_without_duplicates(
     assert sorted(r["kartKodu"] for r in luca_records(sandbox, "stock_cards")) == sorted(expected)
     assert summary["created"] + summary["adopted"] + summary["skipped"] == len(expected)
     assert summary["created"] <= len(expected) - halfway + 5  # in-flight creates of the killed run show as adopted
-    history = History(settings.history_db)
+    history = open_history(settings.history_db)
     runs, total = history.list_runs()
     assert total == 1 and runs[0]["status"] == "finished"  # one run, its items recorded once
     history.close()

@@ -21,7 +21,7 @@ from sandbox.testing import Sandbox
 from syncsvc.domain.model import RunRequest
 from syncsvc.net import free_port
 from syncsvc.settings import from_env
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 from syncsvc.web.job_view import describe_job
 
 
@@ -90,7 +90,7 @@ def test_an_unreachable_luca_is_retried_later_by_rq(
     assert job.get_status() == JobStatus.SCHEDULED
     assert job.retries_left == 1 and view["retriesLeft"] == 1
     assert ScheduledJobRegistry(queue=sync_queue(redis_conn)).get_job_ids() == [job.id]
-    history = History(env["SYNC_HISTORY_DB"])
+    history = open_history(env["SYNC_HISTORY_DB"])
     run = history.get_run(job.id)
     history.close()
     assert run is not None and run["status"] == "failed"

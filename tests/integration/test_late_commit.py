@@ -43,9 +43,9 @@ def test_timed_out_creates_that_commit_late_are_not_posted_twice(
 
 
 def _items(settings: object, run_id: str) -> list[dict[str, object]]:
-    from syncsvc.store.history import History
+    from syncsvc.store.history import open_history
 
-    history = History(settings.history_db)  # type: ignore[attr-defined]
+    history = open_history(settings.history_db)  # type: ignore[attr-defined]
     try:
         return history.list_items(run_id, limit=10000)[0]
     finally:

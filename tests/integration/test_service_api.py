@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 from jobs.enqueue import claim_key, sync_queue
 from syncsvc.domain.model import ItemRecord
 from syncsvc.settings import Settings
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 from tests.redisdb import wipe
 from tests.service_fixtures import AUTH, TOKEN, http_stub, make_app, make_settings
 
@@ -207,7 +207,7 @@ def test_unknown_job_is_404(client: FlaskClient) -> None:
 
 
 def seed_history(path: str) -> None:
-    hist = History(path)
+    hist = open_history(path)
     for i, (sync_type, status) in enumerate([("PRODUCT", "finished"), ("CUSTOMER", "failed"), ("PRODUCT", "running")]):
         run_id = f"run{i}"
         hist.start_run(run_id, sync_type, {"limit": None}, dry_run=False)

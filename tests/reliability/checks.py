@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.testing import Sandbox
 from syncsvc.domain.model import OUTCOMES
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 from tests.integration.engine_helpers import expected_card_codes, katana_list, luca_records
 from tests.reliability.stack import delivered_orders, luca_duplicates
 
@@ -18,7 +18,7 @@ TRANSIENT = {"TransientError", "RateLimited", "SessionLost", "SessionExpired", "
 
 def accounted(history_db: str, run_id: str) -> dict[str, Any]:
     """The run finished and every item has exactly one outcome whose counts match the run row."""
-    history = History(history_db)
+    history = open_history(history_db)
     try:
         run = history.get_run(run_id)
         assert run is not None and run["status"] == "finished", run

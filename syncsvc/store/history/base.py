@@ -1,0 +1,283 @@
+"""The query surface every history backend offers, written once over a small session interface.
+
+A backend (``sqlite``, ``postgres``) only knows how to open a session (one connection, one
+transaction) and how to run a handful of primitives in it: upsert, update, rows, count, delete,
+execute, and the migration steps. Everything the web app, CLI, jobs and console call lives here,
+so both backends behave the same by construction. Where fragments are written with ``?``
+placeholders in SQL both databases accept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from syncsvc.domain.model import OUTCOMES, RUN_STATUSES, ItemRecord, iso_utc, utcnow
+from syncsvc.store.history.migrations import LATEST, CreateTable, Migration, Step, pending
+
+log = logging.getLogger(__name__)
+
+RUN_PK = ("run_id",)
+ITEM_PK = ("run_id", "item_key")
+# Retention runs at most this often across all processes (claimed in history_meta).
+PRUNE_EVERY_S = 3600
+# Runs deleted per transaction when pruning: keeps SQLite's write lock short for the workers.
+PRUNE_CHUNK_RUNS = 20
+
+
+class Session(Protocol):
+    """One connection inside one transaction (committed when the ``with`` block ends cleanly)."""
+
+    def upsert(self, table: str, rows: Sequence[dict[str, Any]], pk: tuple[str, ...]) -> None: ...
+    def update(self, table: str, pk: dict[str, Any], values: dict[str, Any]) -> int: ...
+    def rows(
+        self,
+        table: str,
+        where: str | None = None,
+        args: Sequence[Any] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        select: str = "*",
+    ) -> list[dict[str, Any]]: ...
+    def count(self, table: str, where: str | None = None, args: Sequence[Any] = ()) -> int: ...
+    def delete(self, table: str, where: str, args: Sequence[Any] = ()) -> int: ...
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+    def apply(self, step: Step) -> None: ...
+
+
+class History(ABC):
+    """Run history: one ``runs`` row per job, one ``run_items`` row per item. Thread-safe: every
+    call takes its own connection (from a pool) for the length of one transaction."""
+
+    backend: str = ""
+
+    # -- backend -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def session(self, write: bool = False) -> AbstractContextManager[Session]:
+        """A connection in a transaction; ``write`` takes the write lock up front (SQLite)."""
+
+    @abstractmethod
+    def _migration_session(self) -> AbstractContextManager[Session]:
+        """A write session that holds the backend's migration lock until it ends."""
+
+    @abstractmethod
+    def _read_version(self) -> int:
+        """The applied schema version, 0 when none (no schema_version table yet)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where this history lives, without secrets (for messages and /readyz)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Bring the schema to the latest version (see migrations.py); returns the version."""
+        found = self._read_version()
+        if found >= LATEST:  # the usual case: no lock taken
+            return found
+        with self._migration_session() as s:
+            s.apply(_VERSION_TABLE)
+            rows = s.rows("schema_version", select="max(version) AS v")
+            current = int(rows[0]["v"] or 0) if rows else 0
+            todo: list[Migration] = pending(current)
+            for migration in todo:
+                for step in migration.steps:
+                    s.apply(step)
+                s.upsert(
+                    "schema_version",
+                    [{"version": migration.version, "name": migration.name, "applied_at": utcnow()}],
+                    ("version",),
+                )
+        if todo:
+            log.info("history schema migrated to v%d (%s)", todo[-1].version, self.describe())
+        return max(current, LATEST)
+
+    def schema_version(self) -> int:
+        return self._read_version()
+
+    @abstractmethod
+    def check(self, timeout_s: float) -> dict[str, Any]:
+        """Readiness within about ``timeout_s``: the database accepts writes; returns backend,
+        where, applied ``schemaVersion`` and the ``latest`` this code knows. Raises if not."""
+
+    def _report(self, version: int) -> dict[str, Any]:
+        return {"backend": self.backend, "where": self.describe(), "schemaVersion": version, "latest": LATEST}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def start_run(
+        self, run_id: str, sync_type: str, params: dict[str, Any], dry_run: bool, trigger: str = "api"
+    ) -> None:
+        row = {
+            "run_id": run_id,
+            "sync_type": sync_type,
+            "trigger": trigger,
+            "params": json.dumps(params, sort_keys=True),
+            "dry_run": int(dry_run),
+            "status": "running",
+            "started_at": utcnow(),
+            "finished_at": None,
+            "error": None,
+        }
+        with self.session(write=True) as s:
+            # A re-run of the same job (RQ retry) restarts its row but keeps its items.
+            s.upsert("runs", [row], RUN_PK)
+
+    def record_items(self, run_id: str, items: Iterable[ItemRecord]) -> None:
+        """One transaction per call (the engine hands over a batch): not a commit per row."""
+        # vars(), not dataclasses.asdict: asdict deep-copies every field and was half of this cost.
+        rows = [{"run_id": run_id, **vars(item)} for item in items]
+        if not rows:
+            return
+        with self.session(write=True) as s:
+            s.upsert("run_items", rows, ITEM_PK)
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        counts: dict[str, int],
+        error: str | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        if status not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}")
+        update: dict[str, Any] = {
+            "status": status,
+            "finished_at": utcnow(),
+            "error": error,
+            "summary": json.dumps(summary or {}, sort_keys=True, default=str),
+        }
+        update.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
+        with self.session(write=True) as s:
+            if not s.update("runs", {"run_id": run_id}, update):
+                raise LookupError(f"no run {run_id!r} in the history")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_runs(
+        self, sync_type: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, args = _where({"sync_type": sync_type, "status": status})
+        with self.session() as s:
+            total = s.count("runs", where, args)
+            rows = s.rows("runs", where, args, order_by="started_at DESC, run_id DESC", limit=limit, offset=offset)
+        return [_decode_run(r) for r in rows], total
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            rows = s.rows("runs", "run_id = ?", [run_id])
+        return _decode_run(rows[0]) if rows else None
+
+    def list_items(
+        self, run_id: str, outcome: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, args = _where({"run_id": run_id, "outcome": outcome})
+        with self.session() as s:
+            total = s.count("run_items", where, args)
+            rows = s.rows("run_items", where, args, order_by="item_key", limit=limit, offset=offset)
+        return rows, total
+
+    def outcome_counts(self, run_id: str) -> dict[str, int]:
+        with self.session() as s:
+            # GROUP BY rides on the where fragment: rows() has no grouping of its own.
+            rows = s.rows("run_items", "run_id = ? GROUP BY outcome", [run_id], select="outcome, count(*) AS n")
+        return {str(r["outcome"]): int(r["n"]) for r in rows}
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def prune(self, keep_days: int, now: datetime | None = None) -> int:
+        """Delete runs that ended more than ``keep_days`` ago, with their items; returns how many
+        runs went. Running runs are never pruned (a live worker may still write to them)."""
+        cutoff = iso_utc((now or datetime.now(UTC)) - timedelta(days=keep_days))
+        old = "status <> 'running' AND coalesce(finished_at, started_at) < ?"
+        deleted = 0
+        while True:
+            with self.session(write=True) as s:
+                ids = [r["run_id"] for r in s.rows("runs", old, [cutoff], select="run_id", limit=PRUNE_CHUNK_RUNS)]
+                if not ids:
+                    break
+                marks = ", ".join("?" * len(ids))
+                s.delete("run_items", f"run_id IN ({marks})", ids)
+                deleted += s.delete("runs", f"run_id IN ({marks})", ids)
+        if deleted:
+            log.info("history retention: pruned %d runs older than %d days", deleted, keep_days)
+        return deleted
+
+    def prune_if_due(self, keep_days: int | None, every_s: float = PRUNE_EVERY_S) -> int | None:
+        """Prune unless some process (any host) did within ``every_s``; None = not due / disabled."""
+        if not keep_days:
+            return None
+        now = datetime.now(UTC)
+        with self.session(write=True) as s:
+            claimed = s.execute(
+                "INSERT INTO history_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value WHERE history_meta.value < ?",
+                ["last_prune", iso_utc(now), iso_utc(now - timedelta(seconds=every_s))],
+            )
+        return self.prune(keep_days, now) if claimed else None
+
+    # -- bulk copy (export) ------------------------------------------------------------------
+
+    def count_rows(self, table: str) -> int:
+        with self.session() as s:
+            return s.count(table)
+
+    def iter_rows(self, table: str, pk: tuple[str, ...], batch: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """Every row of a table in primary-key order, ``batch`` at a time (keyset paging)."""
+        after: list[Any] | None = None
+        order = ", ".join(pk)
+        while True:
+            where, args = _after(pk, after) if after is not None else (None, [])
+            with self.session() as s:
+                rows = s.rows(table, where, args, order_by=order, limit=batch)
+            if not rows:
+                return
+            yield rows
+            after = [rows[-1][c] for c in pk]
+
+    def put_rows(self, table: str, rows: Sequence[dict[str, Any]], pk: tuple[str, ...]) -> None:
+        if rows:
+            with self.session(write=True) as s:
+                s.upsert(table, rows, pk)
+
+
+# Not a migration itself: the runner needs it to know which migrations are applied.
+_VERSION_TABLE = CreateTable("schema_version", {"version": int, "name": str, "applied_at": str}, pk=("version",))
+
+
+def _after(pk: tuple[str, ...], values: list[Any]) -> tuple[str, list[Any]]:
+    """Rows after ``values`` in ``pk`` order: (a > ?) OR (a = ? AND b > ?) ..."""
+    ors: list[str] = []
+    args: list[Any] = []
+    for i, col in enumerate(pk):
+        eqs = [f"{c} = ?" for c in pk[:i]]
+        ors.append("(" + " AND ".join([*eqs, f"{col} > ?"]) + ")")
+        args += [*values[:i], values[i]]
+    return " OR ".join(ors), args
+
+
+def _where(filters: dict[str, Any]) -> tuple[str | None, list[Any]]:
+    parts = [(k, v) for k, v in filters.items() if v is not None]
+    if not parts:
+        return None, []
+    return " AND ".join(f"{k} = ?" for k, _ in parts), [v for _, v in parts]
+
+
+def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("params", "summary"):
+        if out.get(key):
+            out[key] = json.loads(out[key])
+    out["dry_run"] = bool(out.get("dry_run"))
+    return out

@@ -1,0 +1,96 @@
+"""The query surface: runs and items written, re-written by retries, filtered and paged."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncsvc.store.history import History, ItemRecord
+
+
+def test_items_are_upserted_and_counted(history: History) -> None:
+    history.start_run("r1", "PRODUCT", {"limit": 5}, False)
+    history.record_items("r1", [ItemRecord("A", "failed", error_class="TransientError"), ItemRecord("B", "created")])
+    history.record_items("r1", [ItemRecord("A", "created", attempts=2)])  # a retry round replaces A's outcome
+    history.finish_run("r1", "finished", {"total": 2, "created": 2})
+    assert history.outcome_counts("r1") == {"created": 2}
+    runs, total = history.list_runs(sync_type="PRODUCT", status="finished")
+    assert total == 1 and runs[0]["params"] == {"limit": 5} and runs[0]["created"] == 2
+    assert runs[0]["dry_run"] is False and runs[0]["status"] == "finished" and runs[0]["finished_at"]
+
+
+def test_a_restarted_run_keeps_its_items(history: History) -> None:
+    history.start_run("r1", "INVOICE", {}, True, trigger="cli")
+    history.record_items("r1", [ItemRecord("SO-1", "created", luca_id=2**40)])
+    history.finish_run("r1", "failed", {"total": 1, "created": 1}, error="RunAborted: Katana down")
+    history.start_run("r1", "INVOICE", {}, True, trigger="cli")  # RQ retries the same job id
+    run = history.get_run("r1")
+    assert run is not None
+    assert run["status"] == "running" and run["error"] is None and run["trigger"] == "cli" and run["dry_run"] is True
+    items, total = history.list_items("r1")
+    assert total == 1 and items[0]["luca_id"] == 2**40  # 64-bit ids survive on both backends
+
+
+def test_filters_order_and_pages(history: History) -> None:
+    for n in range(5):
+        sync_type = "PRODUCT" if n % 2 else "CUSTOMER"
+        history.start_run(f"r{n}", sync_type, {}, False)
+        if n < 3:
+            history.finish_run(f"r{n}", "finished", {"total": 0})
+    runs, total = history.list_runs(limit=2)
+    assert total == 5 and [r["run_id"] for r in runs] == ["r4", "r3"]  # newest first
+    runs, total = history.list_runs(limit=2, offset=4)
+    assert total == 5 and [r["run_id"] for r in runs] == ["r0"]
+    runs, total = history.list_runs(sync_type="CUSTOMER", status="running")
+    assert total == 1 and [r["run_id"] for r in runs] == ["r4"]
+    assert history.list_runs(sync_type="NOPE") == ([], 0)
+    assert history.get_run("nope") is None
+
+
+def test_items_page_in_byte_order_and_filter_by_outcome(history: History) -> None:
+    history.start_run("r1", "PRODUCT", {}, False)
+    keys = ["b", "B", "a", "A", "ç", "10", "9"]
+    history.record_items("r1", [ItemRecord(k, "failed" if k.isdigit() else "created") for k in keys])
+    items, total = history.list_items("r1")
+    # Both backends order by code point (PostgreSQL columns use the "C" collation): same pages.
+    assert total == 7 and [i["item_key"] for i in items] == sorted(keys)
+    items, total = history.list_items("r1", outcome="failed", limit=1, offset=1)
+    assert total == 2 and [i["item_key"] for i in items] == ["9"]
+    assert history.list_items("nope") == ([], 0)
+
+
+def test_a_big_batch_is_one_call(history: History) -> None:
+    history.start_run("r1", "PRODUCT", {}, False)
+    history.record_items("r1", (ItemRecord(f"SKU-{n:05}", "created", luca_id=n) for n in range(3000)))
+    history.record_items("r1", [])
+    assert history.outcome_counts("r1") == {"created": 3000}
+
+
+def test_bad_finishes_are_refused(history: History) -> None:
+    history.start_run("r1", "PRODUCT", {}, False)
+    with pytest.raises(ValueError, match="unknown run status"):
+        history.finish_run("r1", "done", {})
+    with pytest.raises(LookupError, match="no run 'ghost'"):
+        history.finish_run("ghost", "finished", {})
+
+
+def test_threads_share_one_store(history: History) -> None:
+    """The web app's threads and a run's engine threads call one store at once."""
+    import threading
+
+    history.start_run("r1", "PRODUCT", {}, False)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for batch in range(10):
+                history.record_items("r1", [ItemRecord(f"{n}-{batch}-{i}", "created") for i in range(20)])
+                history.list_items("r1", limit=5)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and history.outcome_counts("r1") == {"created": 6 * 10 * 20}
