@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
 from syncsvc.store.history import ItemRecord, open_history
 from syncsvc.store.history import migrations as m
+from tests.history.together import together
 
 
 def versions(target: str) -> list[tuple[int, str]]:
@@ -59,24 +59,12 @@ def test_a_new_migration_is_applied_on_next_open(target: str, monkeypatch: pytes
 
 
 def test_processes_starting_together_migrate_once(target: str) -> None:
-    barrier = threading.Barrier(6)
-    errors: list[BaseException] = []
-
     def start(n: int) -> None:
-        try:
-            barrier.wait()
-            h = open_history(target)
-            h.start_run(f"r{n}", "PRODUCT", {}, False)
-            h.close()
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
+        h = open_history(target)
+        h.start_run(f"r{n}", "PRODUCT", {}, False)
+        h.close()
 
-    threads = [threading.Thread(target=start, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert together(start, 6) == []
     assert versions(target) == [(x.version, x.name) for x in m.MIGRATIONS]
     h = open_history(target)
     assert h.list_runs()[1] == 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from syncsvc.store.history import History, ItemRecord
+from tests.history.together import together
 
 
 def test_items_are_upserted_and_counted(history: History) -> None:
@@ -75,22 +76,11 @@ def test_bad_finishes_are_refused(history: History) -> None:
 
 def test_threads_share_one_store(history: History) -> None:
     """The web app's threads and a run's engine threads call one store at once."""
-    import threading
-
     history.start_run("r1", "PRODUCT", {}, False)
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            for batch in range(10):
-                history.record_items("r1", [ItemRecord(f"{n}-{batch}-{i}", "created") for i in range(20)])
-                history.list_items("r1", limit=5)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
+        for batch in range(10):
+            history.record_items("r1", [ItemRecord(f"{n}-{batch}-{i}", "created") for i in range(20)])
+            history.list_items("r1", limit=5)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and history.outcome_counts("r1") == {"created": 6 * 10 * 20}
+    assert together(work, 6) == [] and history.outcome_counts("r1") == {"created": 6 * 10 * 20}
