@@ -70,7 +70,7 @@ def test_wheel_holds_the_service_and_the_job_modules_only(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"syncsvc", "jobs"}
-    for module in ("syncsvc/web/app.py", "syncsvc/ops/cli.py", "syncsvc/store/history.py", "jobs/tasks.py"):
+    for module in ("syncsvc/web/app.py", "syncsvc/ops/cli.py", "syncsvc/store/history/postgres.py", "jobs/tasks.py"):
         assert module in names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     declared = {line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")}
