@@ -10,10 +10,10 @@ from typing import Any
 import psutil
 import redis
 from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 
 from bench.infra import Stack
 from bench.probe import Sampler
+from syncsvc.store.serializer import PlainPickleSerializer
 
 
 @dataclass
@@ -65,7 +65,7 @@ def run_jobs(stack: Stack, starts: list[dict[str, Any]], timeout_s: float = 1800
 def _wait(conn: redis.Redis, sync_type: str, job_id: str, timeout_s: float, stack: Stack) -> JobRun:
     deadline = time.monotonic() + timeout_s
     while True:
-        job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+        job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
         status = job.get_status(refresh=False)
         if status == JobStatus.FINISHED:
             assert job.started_at is not None and job.ended_at is not None

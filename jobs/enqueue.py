@@ -19,14 +19,15 @@ from typing import Any
 
 import redis
 from rq import Queue, Retry
-from rq.serializers import JSONSerializer
 
 from syncsvc.domain.model import RunRequest, utcnow
 from syncsvc.settings import Settings
+from syncsvc.store.serializer import PlainPickleSerializer
 
 QUEUE_NAME = "sync"
-# The documented worker command (rq 2.12 reads no serializer from -c modules, hence the flag).
-WORKER_COMMAND = "rq worker sync -c syncsvc.ops.rq_settings --with-scheduler --serializer json"
+# The documented worker command. A plain `rq worker sync` also runs our jobs (same serializer);
+# the -c module adds the job guard, the Redis auth check and preloading.
+WORKER_COMMAND = "rq worker sync -c syncsvc.ops.rq_settings --with-scheduler"
 JOB_FUNCTION = "jobs.tasks.run_sync_job"
 """The one RQ entry point, for every sync type (the type travels in the request)."""
 
@@ -86,7 +87,8 @@ def state_log_key(settings: Settings, job_id: str) -> str:
 
 
 def sync_queue(conn: redis.Redis) -> Queue:
-    return Queue(QUEUE_NAME, connection=conn, serializer=JSONSerializer)
+    # RQ's default serializer (what every RQ tool uses), read back as plain values only.
+    return Queue(QUEUE_NAME, connection=conn, serializer=PlainPickleSerializer)
 
 
 def start_sync(

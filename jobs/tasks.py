@@ -2,7 +2,8 @@
 by ``rq worker sync``.
 
 There is one job function for every sync type: its only argument is a
-:meth:`RunRequest.to_job() <syncsvc.domain.model.RunRequest.to_job>` dict of JSON values (never a
+:meth:`RunRequest.to_job() <syncsvc.domain.model.RunRequest.to_job>` dict of JSON values, stored
+with RQ's default serializer and read back as plain values only (never a
 secret: the worker reads credentials from its own environment), validated again here because
 anything that reaches Redis can enqueue. The run id is the RQ job id, so RQ's retry of an
 abandoned job re-uses its history row and items instead of duplicating them.

@@ -148,7 +148,7 @@ def serve(bind: str | None) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 def worker(burst: bool) -> None:
-    """Run `rq worker sync -c syncsvc.ops.rq_settings --with-scheduler --serializer json`."""
+    """Run `rq worker sync -c syncsvc.ops.rq_settings --with-scheduler`."""
     settings = load_settings()
     _foreground("worker", worker_argv(*(["--burst"] if burst else [])), settings)
 

@@ -14,6 +14,7 @@ Resolution order (web, worker and demo must end up on the same URL):
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import os
 import subprocess
@@ -69,6 +70,60 @@ def answers_ping(url: str, timeout: float = 0.5) -> bool:
         return False
     finally:
         client.close()
+
+
+def is_loopback_url(url: str) -> bool:
+    """A unix socket or a loopback host: only processes on this machine can reach it."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_authentication(url: str, timeout: float = 2.0) -> None:
+    """Refuse a Redis beyond loopback that anyone can use.
+
+    Whoever can write to the Redis of this service can run code on its workers (docs/security.md),
+    so a deployment whose Redis is reachable over the network must require a password or an ACL
+    user. Checked two ways: the URL must carry credentials, and the server must refuse a client
+    that presents none (a password in the URL is not proof: Redis accepts AUTH-less clients when
+    ``requirepass`` is unset). A server that cannot be reached is left to the caller's own error.
+
+    Raises:
+        ConfigError: naming the host and what to do.
+    """
+    if is_loopback_url(url):
+        return
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or 6379}"
+    fix = "set requirepass or an ACL user on the server and put it in REDIS_URL (redis://user:password@host/0)"
+    if not parts.password:
+        raise ConfigError(f"REDIS_URL points at {where} without a password; refusing to start: {fix}")
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    anonymous = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    client = redis.Redis.from_url(
+        anonymous, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        return  # NOAUTH: the server requires credentials
+    except redis.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "NOPERM" in str(exc):
+            return
+        raise ConfigError(f"Redis at {where} answered an anonymous PING with an error: {exc}") from None
+    except redis.RedisError:
+        return  # unreachable now: the connection itself will report it
+    finally:
+        client.close()
+    raise ConfigError(f"Redis at {where} answers clients without a password; refusing to start: {fix}")
 
 
 @dataclass

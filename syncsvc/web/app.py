@@ -16,7 +16,7 @@ from jobs.enqueue import JOB_FUNCTION
 from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
-from syncsvc.store.redis_conn import api_client, redact_url, resolve_redis
+from syncsvc.store.redis_conn import api_client, redact_url, require_authentication, resolve_redis
 from syncsvc.web import auth, dashboard
 from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     # Tests and the demo test run stand-in jobs in real gunicorn/rq processes.
     job_function = test_config.pop("SYNC_JOB_FUNCTION", None) or os.environ.get("SYNCSVC_JOB_FUNCTION") or JOB_FUNCTION
     redis_url = test_config.pop("REDIS_URL_RESOLVED", None) or _redis_url(settings)
+    require_authentication(redis_url)  # a Redis beyond loopback must want a password
     app.config.update(test_config)
 
     install_mask(secrets_of(settings))

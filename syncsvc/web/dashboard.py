@@ -5,9 +5,10 @@ from __future__ import annotations
 import rq_dashboard
 import rq_dashboard.web
 from flask import Flask
-from rq.serializers import JSONSerializer
 
 from syncsvc.settings import Settings
+from syncsvc.store import serializer
+from syncsvc.store.serializer import PlainPickleSerializer
 
 URL_PREFIX = "/rq"
 
@@ -16,8 +17,10 @@ def mount(app: Flask, redis_url: str, settings: Settings) -> None:
     # Only RQ_DASHBOARD_* keys: a plain REDIS_URL key would trigger its legacy-config warning.
     app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url
     app.config["RQ_DASHBOARD_POLL_INTERVAL"] = settings.dashboard_poll_ms
-    # The dashboard decodes job data with a module-global serializer; ours is JSON everywhere.
-    rq_dashboard.web.config.serializer = JSONSerializer
+    # The dashboard decodes job data with a module-global serializer (and some routes with RQ's
+    # default one): both read plain values only, so a planted pickle cannot run code in the web.
+    serializer.install()
+    rq_dashboard.web.config.serializer = PlainPickleSerializer
     rq_dashboard.web.setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
 

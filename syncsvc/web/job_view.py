@@ -16,11 +16,11 @@ import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.results import Result
-from rq.serializers import JSONSerializer
 
 from jobs.enqueue import read_state_log
 from syncsvc.domain.model import RunRequest, iso_utc
 from syncsvc.settings import Settings
+from syncsvc.store.serializer import PlainPickleSerializer
 
 _RESULT_STATE = {
     Result.Type.SUCCESSFUL: "FINISHED",
@@ -47,7 +47,7 @@ def request_of(job: Job) -> RunRequest | None:
 
 def fetch_job(conn: redis.Redis, job_id: str) -> Job | None:
     try:
-        return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+        return Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
     except NoSuchJobError:
         return None
 

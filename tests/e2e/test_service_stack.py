@@ -110,17 +110,3 @@ def test_cli_against_the_stack(stack: Stack) -> None:
         env={**os.environ, **stack.env, "SYNC_API_TOKEN": "nope"},
     )
     assert wrong.returncode == 1 and wrong.stderr.strip() == "syncsvc: HTTP 401: invalid token"
-
-
-def test_worker_as_typed_without_the_serializer_flag_refuses(stack: Stack) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "rq.cli", "worker", "sync", "-c", "syncsvc.ops.rq_settings", "--with-scheduler"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=30,
-        env={**os.environ, **stack.env},
-    )
-    assert out.returncode != 0
-    assert out.stderr.strip().splitlines()[-1].endswith("--with-scheduler --serializer json")
-    assert "Traceback" not in out.stderr

@@ -14,7 +14,7 @@ import redis
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
-from rq.serializers import JSONSerializer
+from syncsvc.store.serializer import PlainPickleSerializer
 
 from jobs.enqueue import start_sync, sync_queue
 from sandbox.testing import Sandbox
@@ -32,8 +32,8 @@ def _run_job(
         monkeypatch.setenv(name, value)
     settings = from_env(load_dotenv=False)
     job_id = start_sync(redis_conn, settings, RunRequest(sync_type))
-    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
-    job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer).work(burst=True)
+    job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
     return job, describe_job(redis_conn, settings, job)
 
 
@@ -105,8 +105,8 @@ def test_a_malformed_request_on_the_queue_fails_without_retry(
     from jobs.enqueue import RETRY
 
     job = sync_queue(redis_conn).enqueue("jobs.tasks.run_sync_job", {"syncType": "PRODUCT", "limit": "²"}, retry=RETRY)
-    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=JSONSerializer).work(burst=True)
-    job = Job.fetch(job.id, connection=redis_conn, serializer=JSONSerializer)
+    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer).work(burst=True)
+    job = Job.fetch(job.id, connection=redis_conn, serializer=PlainPickleSerializer)
     assert job.get_status() == JobStatus.FAILED and job.retries_left == 0
     assert job.latest_result() is not None
     assert "InvalidRequest: limit must be a positive integer" in (job.latest_result().exc_string or "")  # type: ignore[union-attr]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import zlib
@@ -15,12 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from jobs.enqueue import claim_key, sync_queue
 from syncsvc.domain.model import ItemRecord
 from syncsvc.settings import Settings
 from syncsvc.store.history import open_history
+from syncsvc.store.serializer import PlainPickleSerializer
+from syncsvc.store.serializer import loads as plain_loads
 from tests.redisdb import wipe
 from tests.service_fixtures import AUTH, TOKEN, http_stub, make_app, make_settings
 
@@ -47,7 +47,7 @@ def start(client: FlaskClient, **body: object) -> tuple[int, dict]:  # type: ign
 
 def run_queued(redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("SYNC_HISTORY_DB", settings.history_db)
-    worker = SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=JSONSerializer)
+    worker = SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer)
     worker.work(burst=True)
 
 
@@ -69,20 +69,20 @@ def test_start_answers_202_and_enqueues_with_our_options(
         "statusUrl": f"{settings.public_url}/api/sync/job/{job_id}",
     }
     assert len(job_id) == 32 and int(job_id, 16) >= 0
-    job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
     assert job.origin == "sync"
     assert job.func_name == "tests.e2e.fake_jobs.fake_job"
     # The request travels once, as the job's only argument; meta is left for progress.
-    assert job.args == [{"syncType": "PRODUCT", "limit": 25, "dryRun": True, "trigger": "api"}]
+    assert job.args == ({"syncType": "PRODUCT", "limit": 25, "dryRun": True, "trigger": "api"},)
     assert job.kwargs == {}
     assert job.timeout == settings.job_timeout_s
     assert job.result_ttl == 86400 and job.failure_ttl == 7 * 86400
     assert job.retries_left == 2 and job.retry_intervals == [30, 120]
     assert job.meta == {}
     assert job.description == "PRODUCT sync (dry run)"
-    # JSON on the wire (zlib-compressed by RQ): the payload decodes as JSON, not pickle.
+    # RQ's default format on the wire (zlib-compressed pickle), holding plain values only.
     raw = zlib.decompress(redis_conn.hget(f"rq:job:{job_id}", "data"))  # type: ignore[arg-type]
-    assert json.loads(raw)[0] == "tests.e2e.fake_jobs.fake_job"
+    assert plain_loads(raw)[:2] == ("tests.e2e.fake_jobs.fake_job", None)
     assert redis_conn.get(claim_key(settings, "PRODUCT")) == job_id.encode()
     assert redis_conn.pttl(claim_key(settings, "PRODUCT")) == -1  # confirmed: no grace TTL left
 
@@ -108,7 +108,7 @@ def test_claim_is_released_when_the_job_ends(
 
 def test_claim_is_stale_when_the_job_was_deleted(client: FlaskClient, redis_conn: redis.Redis) -> None:
     _, first = start(client, syncType="PRODUCT")
-    Job.fetch(first["jobId"], connection=redis_conn, serializer=JSONSerializer).delete()
+    Job.fetch(first["jobId"], connection=redis_conn, serializer=PlainPickleSerializer).delete()
     assert start(client, syncType="PRODUCT")[0] == 202
 
 
@@ -172,7 +172,7 @@ def test_failed_job_shows_the_last_line_only(
     client: FlaskClient, redis_conn: redis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, body = start(client, syncType="CUSTOMER")
-    job = Job.fetch(body["jobId"], connection=redis_conn, serializer=JSONSerializer)
+    job = Job.fetch(body["jobId"], connection=redis_conn, serializer=PlainPickleSerializer)
     job.retries_left = 0  # no retries: fail terminally in one pass
     job.save()
     run_queued(redis_conn, monkeypatch, settings)

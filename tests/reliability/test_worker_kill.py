@@ -18,9 +18,9 @@ from collections.abc import Callable
 import pytest
 import redis
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from sandbox.testing import Sandbox
+from syncsvc.store.serializer import PlainPickleSerializer
 from tests.integration.engine_helpers import expected_card_codes, luca_records, luca_state
 from tests.reliability import figures
 from tests.reliability.checks import accounted, assert_luca_exact
@@ -63,7 +63,7 @@ def test_sigkilled_workers_jobs_are_retried_to_the_exact_result(
     conn = redis.Redis.from_url(svc.redis.url)
     try:
         for job_id in jobs.values():
-            job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
             assert job.retries_left == 1  # one of the two retries was spent on the abandoned run
     finally:
         conn.close()

@@ -1,4 +1,4 @@
-"""Small pieces behind the API: URL redaction, error lines, worker flags, binds, log masking."""
+"""Small pieces behind the API: URL redaction, error lines, binds, log masking."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from syncsvc.domain.errors import ConfigError
 from syncsvc.logsetup import install_mask
 from syncsvc.net import non_loopback_binds
-from syncsvc.ops.rq_settings import check_serializer, serializer_from_argv
 from syncsvc.settings import from_env
 from syncsvc.store.redis_conn import redact_url
 from syncsvc.web.job_view import last_line
@@ -25,29 +24,6 @@ def test_last_line_of_a_traceback() -> None:
     tb = 'Traceback (most recent call last):\n  File "x.py", line 1\nsyncsvc.domain.errors.RunAborted: Katana 500\n\n'
     assert last_line(tb) == "syncsvc.domain.errors.RunAborted: Katana 500"
     assert last_line(None) is None and last_line("  \n") is None
-
-
-@pytest.mark.parametrize(
-    ("argv", "value"),
-    [
-        (["rq", "worker", "sync", "--serializer", "json"], "json"),
-        (["rq", "worker", "--serializer=rq.serializers.JSONSerializer"], "rq.serializers.JSONSerializer"),
-        (["rq", "worker", "-S", "json"], "json"),
-        (["rq", "worker", "-Sjson"], "json"),
-        (["rq", "worker", "sync", "-c", "syncsvc.ops.rq_settings"], None),
-    ],
-)
-def test_serializer_flag_forms(argv: list[str], value: str | None) -> None:
-    assert serializer_from_argv(argv) == value
-
-
-def test_worker_without_json_serializer_is_refused_in_one_line() -> None:
-    check_serializer(["rq", "worker", "sync", "--serializer", "json"])
-    check_serializer(["rq", "info", "-c", "syncsvc.ops.rq_settings"])  # not a worker: no opinion
-    for argv in (["rq", "worker", "sync"], ["rq", "worker", "sync", "--serializer", "pickle"]):
-        with pytest.raises(SystemExit) as info:
-            check_serializer(argv)
-        assert "--serializer json" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_non_loopback_binds() -> None:

@@ -77,6 +77,17 @@ def test_compose_healthchecks_and_start_order() -> None:
         assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
+def test_compose_redis_requires_a_password_that_web_and_workers_use() -> None:
+    services = compose()["services"]
+    command = [interpolate(str(word), {"REDIS_PASSWORD": "pw1"}) for word in services["redis"]["command"]]
+    assert command[command.index("--requirepass") + 1] == "pw1"
+    for name in ("web", "worker"):
+        url = services[name]["environment"]["REDIS_URL"]
+        assert interpolate(url, {"REDIS_PASSWORD": "pw1"}) == "redis://:pw1@redis:6379/0"
+        with pytest.raises(KeyError, match="REDIS_PASSWORD"):
+            interpolate(url)
+
+
 def test_compose_web_has_a_public_url_and_requires_a_token() -> None:
     env = compose()["services"]["web"]["environment"]
     assert interpolate(env["SYNC_PUBLIC_URL"]).startswith("http://localhost:8000")
@@ -91,7 +102,7 @@ def test_compose_demo_profile_reaches_the_simulators_with_their_credentials() ->
     defaults = sandbox_cli.build_parser().parse_args([])
     for name in ("web", "worker"):
         raw = services[name]["environment"]
-        env = {k: interpolate(str(v), {"SYNC_API_TOKEN": "t"}) for k, v in raw.items()}
+        env = {k: interpolate(str(v), {"SYNC_API_TOKEN": "t", "REDIS_PASSWORD": "p"}) for k, v in raw.items()}
         assert env["KATANA_BASE_URL"] == "http://sandbox:5101/v1"
         assert env["LUCA_BASE_URL"] == "http://sandbox:5102/Yetki"
         assert env["KATANA_API_KEY"] in defaults.katana_api_keys.split(",")
