@@ -82,7 +82,7 @@ def install() -> None:
 
         def guarded(self: Job, *args: Any) -> Any:
             if foreign := _foreign_callbacks(self, allowed):
-                raise ForbiddenJob(f"refused callbacks {foreign} of job {self.id}")
+                raise ForbiddenJob(f"refused job {self.id}: callbacks {', '.join(map(repr, foreign))}")
             return original(self, *args)
 
         setattr(Job, name, guarded)

@@ -14,7 +14,6 @@ import redis
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
-from syncsvc.store.serializer import PlainPickleSerializer
 
 from jobs.enqueue import start_sync, sync_queue
 from sandbox.testing import Sandbox
@@ -22,6 +21,7 @@ from syncsvc.domain.model import RunRequest
 from syncsvc.net import free_port
 from syncsvc.settings import from_env
 from syncsvc.store.history import open_history
+from syncsvc.store.serializer import PlainPickleSerializer
 from syncsvc.web.job_view import describe_job
 
 
