@@ -57,6 +57,7 @@ class Item:
     kind: str
     plan: Plan | None = None
     error: SyncError | None = None  # a mapping failure: recorded as failed, never attempted
+    gone: str | None = None  # deleted/archived in Katana: recorded as "gone" (why), never attempted
     state: ItemState = field(default_factory=ItemState)
 
 
@@ -239,7 +240,9 @@ class Engine:
                 failed.pop(item.key, None)
 
         for item in items:
-            if item.plan is None:
+            if item.gone is not None:
+                settle(item, ItemRecord(item.key, "gone", kind=item.kind, message=item.gone, finished_at=utcnow()))
+            elif item.plan is None:
                 settle(item, _record(item, None, item.error or PermanentError("item could not be mapped")))
         pending = [i for i in items if i.plan is not None]
         batches = (len(pending) + self.settings.batch_size - 1) // self.settings.batch_size

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from jobs.engine import Engine, Handler, Item, Recorder, Reporter
+from jobs.scope import Scope, full_scope, split_ref
 from jobs.upserts import Upserts
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
@@ -43,6 +44,7 @@ class RunContext:
     upserts: Upserts
     reporter: Reporter
     dry_run: bool
+    scope: Scope = field(default_factory=full_scope)
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Prepared:
     items: list[Item]
     handler: Handler
     extra: dict[str, Any] = field(default_factory=dict)
+    # item key -> the Katana record behind it (``variant:5``): what the retry set re-reads.
+    refs: dict[str, str] = field(default_factory=dict)
 
 
 def _detached(exc: SyncError) -> SyncError:
@@ -171,52 +175,189 @@ def warming(ctx: RunContext) -> Iterator[None]:
         raise Unavailable(f"could not read Luca's current records: {exc}") from exc
 
 
+def _removed(record: Mapping[str, Any], parent: Mapping[str, Any] | None = None) -> str | None:
+    """Why a record read with include_deleted/include_archived is no longer live, or None."""
+    for what, rec in (("", record), ("its item ", parent or {})):
+        if isinstance(rec, Mapping) and rec.get("deleted_at"):
+            return f"{what}deleted in Katana at {rec['deleted_at']}; left as it is in Luca"
+        if isinstance(rec, Mapping) and rec.get("archived_at"):
+            return f"{what}archived in Katana at {rec['archived_at']}; left as it is in Luca"
+    return None
+
+
+def _with_parent(items: Iterable[Mapping[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Variants embedded in products/materials/services read by id, shaped like
+    ``/variants?extend=product_or_material`` rows."""
+    out = []
+    for item in items:
+        parent = {k: v for k, v in item.items() if k != "variants"}
+        for variant in item.get("variants") or []:
+            if isinstance(variant, Mapping):
+                row = {**variant, "product_or_material": parent}
+                if kind == "service":
+                    row["type"] = "service"
+                out.append(row)
+    return out
+
+
 def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
+    scope = ctx.scope
+    scope.watermark.begin()
     with warming(ctx):
         tenant = LucaTenant(units=ctx.luca.units())
     ctx.reporter.set_phase("fetching")
     # Each page is mapped as it arrives and its raw rows dropped: the engine needs the plans, not
     # Katana's JSON (which is twice their size).
     mapped: dict[Any, Item] = {}
+    gone: dict[Any, Item] = {}
     sku_of: dict[Any, Any] = {}
+    ref_of: dict[Any, str] = {}
 
     def take(page: list[dict[str, Any]]) -> None:
+        scope.watermark.observe(page)
         for variant in page:
             vid = variant.get("id")
-            if variant.get("deleted_at") or (limit is not None and len(mapped) >= limit and vid not in mapped):
+            parent = variant.get("product_or_material")
+            ref_of.setdefault(vid, f"service:{parent.get('id')}" if variant.get("type") == "service"
+                              and isinstance(parent, Mapping) else f"variant:{vid}")  # fmt: skip
+            reason = _removed(variant, parent if isinstance(parent, Mapping) else None)
+            if reason is not None:
+                if vid not in mapped:
+                    why = f"SKU {variant.get('sku')!r} {reason}"
+                    gone[vid] = Item(key=f"variant:{vid}", kind="stock_card", gone=why)
                 continue
+            if limit is not None and len(mapped) >= limit and vid not in mapped:
+                continue
+            gone.pop(vid, None)
             sku_of[vid] = variant.get("sku")
             mapped[vid] = card_item(variant, ctx.settings, tenant)
 
-    ctx.katana.scan("variants", {"extend": "product_or_material"}, on_page=take, max_items=limit)
-    if limit is None or len(mapped) < limit:
-        ctx.katana.scan("services", on_page=lambda page: take(_flatten_services(page)))
-    items = reject_conflicts(mapped.values(), sku_of, ctx.settings, ctx.conn, whole_catalogue=limit is None)
+    def take_services(page: list[dict[str, Any]]) -> None:
+        scope.watermark.observe(page)
+        if scope.mode == "full":
+            take(_flatten_services(page))
+        else:
+            take(_with_parent(page, "service"))
+
+    extend = {"extend": "product_or_material"}
+    if scope.mode == "full":
+        ctx.katana.scan("variants", extend, on_page=take, max_items=limit)
+        if limit is None or len(mapped) < limit:
+            ctx.katana.scan("services", on_page=take_services)
+    elif scope.mode == "incremental":
+        ctx.katana.scan("variants", {**extend, **scope.window}, on_page=take, max_items=limit, growing=limit is None)
+        if limit is None or len(mapped) < limit:
+            ctx.katana.scan("services", scope.window, on_page=take_services, growing=True)
+    wanted = scope.refs_of("variant", "product", "material", "service")
+    everything = {"include_deleted": "true", "include_archived": "true"}
+    take(ctx.katana.get_by_ids("variants", wanted["variant"] - mapped.keys() - gone.keys(), {**extend, **everything}))
+    for kind in ("product", "material", "service"):
+        if wanted[kind]:
+            rows = ctx.katana.get_by_ids(f"{kind}s", wanted[kind], everything)
+            scope.watermark.observe(rows)
+            take(_with_parent(rows, kind))
+    for vid in sorted(wanted["variant"] - mapped.keys() - gone.keys()):
+        gone[vid] = Item(key=f"variant:{vid}", kind="stock_card", gone="not in Katana any more; left as it is in Luca")
+        ref_of[vid] = f"variant:{vid}"
+    items = reject_conflicts(
+        mapped.values(), sku_of, ctx.settings, ctx.conn, whole_catalogue=limit is None and scope.mode == "full"
+    )
+    refs: dict[str, str] = {}
+    for item in items:
+        source = item.plan.source_id if item.plan is not None else _id_in_key(item.key)
+        if source in ref_of:
+            refs[item.key] = ref_of[source]
+    refs.update({item.key: ref_of[vid] for vid, item in gone.items()})
     with warming(ctx):
-        warm = ctx.upserts.cards.warm(ctx.luca.stock_cards)
+        warm = _warm_cards(ctx)
     ctx.upserts.cards.prefetch(i.key for i in items if i.plan is not None)
-    return Prepared(items, ctx.upserts.stock_card, {"katanaVariants": len(mapped), "cacheWarmUp": warm})
+    extra = {"katanaVariants": len(mapped), "katanaGone": len(gone), "cacheWarmUp": warm}
+    return Prepared([*items, *gone.values()], ctx.upserts.stock_card, extra, refs)
+
+
+def _id_in_key(key: str) -> int | None:
+    parsed = split_ref(key)
+    return parsed[1] if parsed is not None else None
+
+
+WARM_MAX_AGE_S = 6 * 3600
+"""A run that reads only changes re-lists Luca's stock cards when the cache was last warmed
+longer ago than this (a full run always does). Skipping the list is safe: the cache is an
+accelerator, and a card created in Luca by someone else is adopted when Luca answers "code
+already used"."""
+
+
+def _warm_cards(ctx: RunContext) -> dict[str, Any]:
+    if ctx.scope.mode != "full" and ctx.upserts.cards.age_s() < WARM_MAX_AGE_S:
+        return {"skipped": "cache warm", "entries": ctx.upserts.cards.count()}
+    return ctx.upserts.cards.warm(ctx.luca.stock_cards)
 
 
 def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
+    scope = ctx.scope
+    scope.watermark.begin()
     ctx.reporter.set_phase("fetching")
-    customers = ctx.katana.list_all("customers", max_items=limit)[:limit]
+    if scope.mode == "full":
+        customers = ctx.katana.list_all("customers", max_items=limit)[:limit]
+    elif scope.mode == "incremental":
+        customers = ctx.katana.list_all("customers", scope.window, max_items=limit, growing=limit is None)[:limit]
+    else:
+        customers = []
+    scope.watermark.observe(customers)
+    seen = {as_int(c.get("id")) for c in customers}
+    wanted = scope.refs_of("customer")["customer"] - seen
+    extra_rows = ctx.katana.get_by_ids("customers", wanted, {"include_deleted": "true"})
+    scope.watermark.observe(extra_rows)
+    customers += extra_rows
     low, high = _prefix_range(ctx.settings.customer_code_template.split("{id}")[0])
     with warming(ctx):
         warm = ctx.upserts.customers.warm(partial(ctx.luca.customers, low, high))
-    items = [
-        _safe_map(f"customer:{c.get('id')}", "customer", partial(map_customer, c, ctx.settings)) for c in customers
-    ]
+    items: list[Item] = []
+    refs: dict[str, str] = {}
+    for c in customers:
+        cid = c.get("id")
+        item = _safe_map(f"customer:{cid}", "customer", partial(map_customer, c, ctx.settings))
+        reason = _removed(c)
+        if reason is not None:
+            item = Item(key=item.key, kind="customer", gone=reason)
+        items.append(item)
+        refs[item.key] = f"customer:{cid}"
+    found = {as_int(c.get("id")) for c in customers}
+    for cid in sorted(i for i in wanted if i not in found):
+        key = f"customer:{cid}"
+        items.append(Item(key=key, kind="customer", gone="not in Katana any more; left as it is in Luca"))
+        refs[key] = key
     ctx.upserts.customers.prefetch(i.key for i in items if i.plan is not None)
-    return Prepared(items, ctx.upserts.customer, {"katanaCustomers": len(customers), "cacheWarmUp": warm})
+    extra = {"katanaCustomers": len(customers), "cacheWarmUp": warm}
+    return Prepared(items, ctx.upserts.customer, extra, refs)
 
 
 def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
-    s, katana = ctx.settings, ctx.katana
+    s, katana, scope = ctx.settings, ctx.katana, ctx.scope
+    scope.watermark.begin()
     ctx.reporter.set_phase("fetching")
     orders: list[dict[str, Any]] = []
-    for status in s.invoice_statuses:
-        orders += katana.list_all("sales_orders", {"status": status}, max_items=limit)
+    for status in s.invoice_statuses if scope.mode in ("full", "incremental") else ():
+        params = {"status": status, **(scope.window if scope.mode == "incremental" else {})}
+        orders += katana.list_all("sales_orders", params, max_items=limit, growing=scope.mode == "incremental")
+    seen = {as_int(o.get("id")) for o in orders}
+    wanted = scope.refs_of("order")["order"]
+    orders += [
+        o
+        for o in katana.get_by_ids("sales_orders", wanted - seen, {"include_deleted": "true"})
+        if o.get("status") in s.invoice_statuses
+    ]
+    scope.watermark.observe(orders)
+    gone = [
+        Item(key=f"order:{o.get('id')}", kind="invoice", gone=f"order {o.get('order_no')} {reason}")
+        for o in orders
+        if (reason := _removed(o)) is not None
+    ]
+    found = {as_int(o.get("id")) for o in orders}
+    gone += [
+        Item(key=f"order:{oid}", kind="invoice", gone="not an invoiceable order in Katana any more; Luca untouched")
+        for oid in sorted(wanted - found)
+    ]
     orders = [o for o in orders if not o.get("deleted_at")][:limit]
     rows = [r for o in orders for r in o.get("sales_order_rows") or [] if isinstance(r, Mapping)]
     variant_ids = {i for i in (as_int(r.get("variant_id")) for r in rows) if i is not None}
@@ -239,7 +380,7 @@ def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
         tenant = LucaTenant(units=ctx.luca.units())
         warm = {"invoices": ctx.upserts.invoices.warm(partial(ctx.luca.invoices, low or "", high or "\uffff"))}
         warm["customers"] = ctx.upserts.customers.warm(partial(ctx.luca.customers, clow, chigh))
-        warm["stockCards"] = ctx.upserts.cards.warm(ctx.luca.stock_cards)
+        warm["stockCards"] = _warm_cards(ctx)
 
     items = [
         _safe_map(f"order:{o.get('id')}", "invoice", partial(map_invoice, o, variants, tax_rates, s, tenant))
@@ -247,7 +388,10 @@ def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
     ]
     ensured = _ensure_dependencies(ctx, items, customers, variants, tenant)
     ctx.upserts.invoices.prefetch(i.key for i in items if i.plan is not None)
-    return Prepared(items, ctx.upserts.invoice, {"katanaOrders": len(orders), "cacheWarmUp": warm, "ensured": ensured})
+    refs = {item.key: f"order:{o.get('id')}" for item, o in zip(items, orders, strict=True)}
+    refs.update({item.key: item.key for item in gone})
+    extra = {"katanaOrders": len(orders), "katanaGone": len(gone), "cacheWarmUp": warm, "ensured": ensured}
+    return Prepared([*items, *gone], ctx.upserts.invoice, extra, refs)
 
 
 def _ensure_dependencies(

@@ -15,8 +15,10 @@ from typing import Any
 
 import redis
 
+from jobs.continuity import close_scope, open_scope
 from jobs.engine import Engine, Recorder, Reporter
 from jobs.prepare import Prepared, RunContext
+from jobs.scope import iso_or_none
 from jobs.upserts import Upserts
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
@@ -103,16 +105,29 @@ def _run_sync(
         raise
     reporter = Reporter(publish, lock.heartbeat)
     ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
-    history.start_run(run_id, sync_type, {"limit": limit, "dryRun": dry_run}, dry_run, trigger)
+    try:
+        scope, unknown = open_scope(
+            conn, settings, sync_type, mode=request.mode, keys=request.keys, dry_run=dry_run, limit=limit,
+            history=history,
+        )  # fmt: skip
+    except BaseException:
+        lock.release()
+        history.close()
+        raise
+    ctx.scope = scope
+    params = {"limit": limit, "dryRun": dry_run, "mode": scope.mode, **({"keys": list(request.keys)} if request.keys else {})}
+    history.start_run(run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor))
     log.info(
-        "%s run %s started (trigger %s, limit %s, dry run %s)", sync_type, run_id, trigger, limit, dry_run,
-        extra={"trigger": trigger, "limit": limit, "dry_run": dry_run},
+        "%s run %s started (trigger %s, mode %s, limit %s, dry run %s)", sync_type, run_id, trigger, scope.mode,
+        limit, dry_run, extra={"trigger": trigger, "mode": scope.mode, "limit": limit, "dry_run": dry_run},
     )  # fmt: skip
     try:
         prepared = prepare(ctx, limit)
+        prepared.items += unknown
         reporter.set_phase("syncing")
         recorder = Recorder(lambda rows: history.record_items(run_id, rows), settings.batch_size)
         result = Engine(settings, reporter, recorder).run(prepared.items, prepared.handler)
+        cursor_after = close_scope(conn, settings, sync_type, run_id, scope, prepared, result)
         counts = {k: result.counts[k] for k in ("total", *OUTCOMES)}
         failures = [
             {"key": r.item_key, "errorClass": r.error_class, "message": r.message}
@@ -128,9 +143,11 @@ def _run_sync(
             "lucaRequests": ctx.luca.requests_sent,
             "katanaRequests": ctx.katana.requests_sent,
             "katanaRateLimited": ctx.katana.rate_limited,
+            **scope.describe(),
+            "cursorAfter": cursor_after,
             **prepared.extra,
         }
-        history.finish_run(run_id, "finished", counts, summary=summary)
+        history.finish_run(run_id, "finished", counts, summary=summary, cursor_after=cursor_after)
         reporter.set_phase("done")
         log.info(
             "%s run %s finished in %.1f s: %s", sync_type, run_id, summary["durationSeconds"],

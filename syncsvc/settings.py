@@ -89,6 +89,16 @@ class Settings:
     invoice_due_days: int = 30
     invoice_tracking_prefix: str = "KTN-SO-"
 
+    # Continuous sync (README "Webhooks and schedules").
+    # An incremental run reads from its cursor minus this many seconds (clock skew, drift).
+    incremental_overlap_s: float = 120.0
+    # Katana webhook tokens that sign deliveries; several while rotating. Empty = endpoint off (503).
+    katana_webhook_tokens: tuple[str, ...] = field(default=(), repr=False)
+    # Cron expressions (UTC) of the scheduled incremental runs per type; "" = no schedule.
+    schedules: Mapping[str, str] = field(
+        default_factory=lambda: {"PRODUCT": "*/10 * * * *", "CUSTOMER": "*/15 * * * *", "INVOICE": "*/5 * * * *"}
+    )
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -162,6 +172,18 @@ def _rate(name: str, raw: str) -> tuple[int, float]:
     if not m or int(m.group(1)) < 1 or float(m.group(2)) <= 0:
         raise ConfigError(f"{name} must be REQUESTS/SECONDS such as 60/60, got {raw!r}")
     return int(m.group(1)), float(m.group(2))
+
+
+def _cron(name: str, raw: str) -> str:
+    """A five-field cron expression (UTC), or "" for no schedule."""
+    if not raw:
+        return ""
+    from croniter import croniter
+
+    if len(raw.split()) != 5 or not croniter.is_valid(raw):
+        example = '"*/10 * * * *"'
+        raise ConfigError(f"{name} must be a cron expression such as {example} (or empty to turn off), got {raw!r}")
+    return raw
 
 
 def _vat(name: str, raw: str) -> float:
@@ -242,6 +264,17 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
             raise ConfigError(f"SYNC_INVOICE_STATUSES must list Katana statuses from {sorted(allowed)}, got {bad}")
         kw["invoice_statuses"] = statuses
 
+    opt("SYNC_INCREMENTAL_OVERLAP_S", "incremental_overlap_s", _float)
+    tokens = tuple(t.strip() for t in get("KATANA_WEBHOOK_TOKEN", "").split(",") if t.strip())
+    if tokens:
+        kw["katana_webhook_tokens"] = tokens
+    schedules = dict(Settings().schedules)
+    for sync_type in schedules:
+        name = f"SYNC_SCHEDULE_{sync_type}"
+        if name in env:
+            schedules[sync_type] = _cron(name, env[name].strip())
+    kw["schedules"] = schedules
+
     settings = Settings(**kw)
     _check(settings)
     return settings
@@ -259,7 +292,7 @@ def _check(s: Settings) -> None:
 
 def secrets_of(s: Settings) -> list[str]:
     """The secret values, for redaction (log filters, tests that grep for leaks)."""
-    values = [s.katana_api_key, s.luca_password, s.sync_api_token or ""]
+    values = [s.katana_api_key, s.luca_password, s.sync_api_token or "", *s.katana_webhook_tokens]
     if s.history_url:
         values.append(urlsplit(s.history_url).password or "")
     return [v for v in values if v]

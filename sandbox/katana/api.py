@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
-from sandbox.katana.query import Filter, Query, paginate, pagination_header, select
+from sandbox.katana.query import Filter, Query, page_window, paginate, pagination_header, select
 from sandbox.katana.state import Invalid, NotFound, Record
 from sandbox.katana.validation import DTOS, unprocessable, validation_errors
 from sandbox.katana.web import error_response, json_response
@@ -189,11 +189,16 @@ def register(app: Flask, sim: Simulator) -> None:
         if spec is None:
             return error_response(404)
         faults = sim.faults.current
+        q = Query(request.args)
         if faults.mutate_during_paging:
-            store.mutate_for_paging(collection, sim.rng)
+            if collection == "variants":
+                with store.lock:
+                    ordered = select(spec.records(), q, spec.filters, spec.deleted, spec.archived)
+                    store.mutate_variants_for_paging(ordered, *page_window(q), sim.rng)
+            else:
+                store.mutate_for_paging(collection, sim.rng)
         if faults.slow_page_probability and sim.rng.random() < faults.slow_page_probability:
             time.sleep(faults.slow_page_ms / 1000)
-        q = Query(request.args)
         with store.lock:
             matched = select(spec.records(), q, spec.filters, spec.deleted, spec.archived)
             page, meta = paginate(matched, q)

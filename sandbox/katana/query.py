@@ -160,14 +160,18 @@ def select(
     return out
 
 
+def page_window(q: Query) -> tuple[int, int]:
+    """(page, limit) the query asks for, as :func:`paginate` reads them."""
+    return q.positive_int("page") or 1, min(q.positive_int("limit") or DEFAULT_LIMIT, MAX_LIMIT)
+
+
 def paginate(records: list[Record], q: Query) -> tuple[list[Record], dict[str, str]]:
     """Slice one page and build the ``X-Pagination`` header (all values strings, spec §1.8).
 
     Choices for unknowns: an empty result has ``total_pages`` "0" and ``last_page`` "true"; a page
     past the end is an empty 200 with ``last_page`` "true".
     """
-    limit = min(q.positive_int("limit") or DEFAULT_LIMIT, MAX_LIMIT)
-    page = q.positive_int("page") or 1
+    page, limit = page_window(q)
     total = len(records)
     pages = math.ceil(total / limit)
     offset = (page - 1) * limit

@@ -460,21 +460,39 @@ class Store:
                         ],
                     }
                 )
-            elif resource == "variants":
-                # A real concurrent edit (a price change) that a sync must carry to Luca: a
-                # cursor that lost this row would leave Luca with the old price for good.
-                live = [v for v in self.data.variants.values() if v["type"] != "service" and not v["deleted_at"]]
-                if not live:
-                    return
-                victim = rng.choice(live)
-                price = to_decimal(victim.get("sales_price") or 0) + Decimal("1.25")
-                self.patch_variant(victim["id"], {"sales_price": num(price)})
             else:
                 pool: dict[int, Record] = {"customers": self.data.customers}.get(resource, self.data.items)
                 if not pool:
                     return
                 pool[rng.choice(list(pool))]["updated_at"] = self.clock.now_iso()
             self.paging_mutations += 1
+
+    def _reprice(self, victim: Record) -> None:
+        price = to_decimal(victim.get("sales_price") or 0) + Decimal("1.25")
+        self.patch_variant(victim["id"], {"sales_price": num(price)})
+        self.paging_mutations += 1
+
+    def mutate_variants_for_paging(self, ordered: list[Record], page: int, limit: int, rng: random.Random) -> None:
+        """The ``mutate_during_paging`` fault on ``/variants``: real concurrent edits (a price
+        change, webhook included) placed where they hurt a paging client most.
+
+        Before page 1 a random live variant changes. Before page N > 1, first a variant on a page
+        the client has already read changes, then one on a page still ahead. The second edit is
+        newer and will be seen, so a client whose watermark is "the newest ``updated_at`` seen"
+        moves past the first edit, which it never saw, and loses it for good.
+        """
+        with self.lock:
+            live = [v for v in ordered if v["type"] != "service" and not v["deleted_at"]]
+            read = live[: (page - 1) * limit]
+            ahead = live[page * limit :]
+            if page == 1 or not read:
+                pool = [v for v in self.data.variants.values() if v["type"] != "service" and not v["deleted_at"]]
+                if pool:
+                    self._reprice(rng.choice(pool))
+                return
+            self._reprice(rng.choice(read))
+            if ahead:
+                self._reprice(rng.choice(ahead))
 
     # -- reports --------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

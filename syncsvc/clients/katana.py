@@ -147,6 +147,7 @@ class KatanaClient:
         on_page: Callable[[list[dict[str, Any]]], None],
         max_items: int | None = None,
         scans: int = 3,
+        growing: bool = False,
     ) -> int:
         """Stream every record of a list endpoint to ``on_page``, one page at a time, so a caller
         can map and drop raw rows as they arrive. Returns the number of distinct records.
@@ -155,9 +156,19 @@ class KatanaClient:
         mid-scan shifts the pages. When the reported total changes between pages or the scan saw
         fewer distinct records than the total, the scan is repeated: ``on_page`` then sees records
         again and must be idempotent by id.
+
+        ``growing``: the caller reads a set that can only grow while it pages (an
+        ``updated_at_min`` window with ``include_deleted`` and ``include_archived``: an edit, a
+        delete or an archive keeps a record in the window). Growth pushes records down a page
+        (repeats, harmless) and can slip a newcomer onto a page already read, which the caller's
+        cursor catches next time (see ``jobs/scope.py``). The scan is complete when it saw at
+        least as many distinct records as the first page reported: fewer means a record present
+        from the start was skipped after all, and the scan is repeated.
         """
         for attempt in range(1, scans + 1):
             ids, totals = self._scan(path, dict(params or {}), max_items, on_page)
+            if growing and (not totals or len(ids) >= totals[0]):
+                return len(ids)
             if max_items is not None or (len(set(totals)) <= 1 and (not totals or len(ids) >= totals[-1])):
                 return len(ids)
             log.warning("Katana %s changed while paging (totals %s, got %d); rescanning (%d/%d)",
@@ -165,7 +176,12 @@ class KatanaClient:
         raise Unavailable(f"Katana {path} kept changing while paging; try again later")
 
     def list_all(
-        self, path: str, params: Mapping[str, Any] | None = None, max_items: int | None = None, scans: int = 3
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        max_items: int | None = None,
+        scans: int = 3,
+        growing: bool = False,
     ) -> list[dict[str, Any]]:
         """Every record of a list endpoint, paged to the end (de-duplicated by id)."""
         rows: dict[Any, dict[str, Any]] = {}
@@ -174,7 +190,7 @@ class KatanaClient:
             for row in page:
                 rows[row.get("id", ("no-id", len(rows)))] = row
 
-        self.scan(path, params, on_page=keep, max_items=max_items, scans=scans)
+        self.scan(path, params, on_page=keep, max_items=max_items, scans=scans, growing=growing)
         return list(rows.values())[:max_items]
 
     def _scan(

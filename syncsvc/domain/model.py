@@ -17,9 +17,14 @@ from typing import Any
 
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 
-OUTCOMES = ("created", "updated", "adopted", "skipped", "failed")
-"""Every item of a run ends with exactly one of these."""
-RUN_STATUSES = ("running", "finished", "failed")
+OUTCOMES = ("created", "updated", "adopted", "skipped", "gone", "failed")
+"""Every item of a run ends with exactly one of these. ``gone``: deleted or archived in Katana;
+reported, never deleted in Luca."""
+RUN_STATUSES = ("running", "finished", "failed", "skipped")
+"""``skipped``: a scheduled run found its type already queued or running and did not start."""
+MODES = ("full", "incremental", "drain")
+"""What a run reads (jobs/scope.py). Callers choose full or incremental (omitted: incremental
+when the type has a cursor, else full); ``drain`` runs are started by webhooks."""
 TRIGGERS = ("api", "schedule", "webhook", "retry", "dashboard", "cli", "direct")
 """What started a run: recorded with it in the history."""
 
@@ -58,9 +63,16 @@ class RunRequest:
     limit: int | None = None
     dry_run: bool = False
     trigger: str = "api"
+    # None = incremental when the type has a cursor, else full (start_sync decides at enqueue).
+    mode: str | None = None
+    # A targeted run of these records only: Katana refs (``variant:5``, ``order:9``) or keys of
+    # failed items in the retry set (jobs/scope.py).
+    keys: tuple[str, ...] | None = None
 
-    # JSON field name -> attribute. New fields (mode, keys, parentRunId) go here and in the class.
-    FIELDS = {"syncType": "sync_type", "limit": "limit", "dryRun": "dry_run", "trigger": "trigger"}
+    # JSON field name -> attribute. New fields (parentRunId) go here and in the class.
+    FIELDS = {"syncType": "sync_type", "limit": "limit", "dryRun": "dry_run", "trigger": "trigger", "mode": "mode",
+              "keys": "keys"}  # fmt: skip
+    MAX_KEYS = 1000
 
     def __post_init__(self) -> None:
         if not isinstance(self.sync_type, str) or self.sync_type not in SYNC_TYPE_NAMES:
@@ -73,10 +85,25 @@ class RunRequest:
             raise InvalidRequest(f"dryRun must be true or false, got {_show(self.dry_run)}")
         if not isinstance(self.trigger, str) or self.trigger not in TRIGGERS:
             raise InvalidRequest(f"trigger must be one of {', '.join(TRIGGERS)}, got {_show(self.trigger)}")
+        if self.mode is not None and (not isinstance(self.mode, str) or self.mode not in MODES):
+            raise InvalidRequest(f"mode must be one of full, incremental (or omitted), got {_show(self.mode)}")
+        keys = self.keys
+        if keys is not None:
+            if isinstance(keys, list):
+                object.__setattr__(self, "keys", keys := tuple(keys))
+            if (
+                not isinstance(keys, tuple) or not keys or len(keys) > self.MAX_KEYS
+                or not all(isinstance(k, str) and 0 < len(k) <= 200 for k in keys)
+            ):  # fmt: skip
+                raise InvalidRequest(
+                    f"keys must be a list of 1 to {self.MAX_KEYS} item keys or Katana refs (variant:ID), got {_show(keys)}"
+                )
 
     def to_job(self) -> dict[str, Any]:
         """The job argument: JSON-compatible values only (any RQ serializer carries them)."""
-        return {name: getattr(self, attr) for name, attr in self.FIELDS.items()}
+        out = {name: getattr(self, attr) for name, attr in self.FIELDS.items()}
+        out["keys"] = list(self.keys) if self.keys is not None else None
+        return out
 
     @classmethod
     def from_job(cls, data: Any) -> RunRequest:
@@ -97,7 +124,13 @@ class RunRequest:
     @property
     def description(self) -> str:
         """What RQ tools show for the job (``PRODUCT sync (dry run)``)."""
-        return f"{self.sync_type} sync" + (" (dry run)" if self.dry_run else "")
+        notes = [n for n in (
+            "incremental" if self.mode == "incremental" else "",
+            "webhook drain" if self.mode == "drain" else "",
+            f"{len(self.keys)} record(s)" if self.keys else "",
+            "dry run" if self.dry_run else "",
+        ) if n]  # fmt: skip
+        return f"{self.sync_type} sync" + (f" ({', '.join(notes)})" if notes else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,14 @@ class IdCache:
         values = self.conn.hmget(self.key, codes)
         return {c: int(v) for c, v in zip(codes, values, strict=True) if v}
 
+    def age_s(self) -> float:
+        """Seconds since the last warm-up from Luca's list (infinite when never warmed)."""
+        raw = self.conn.hget(self.meta_key, "warmed_epoch")
+        try:
+            return time.time() - int(raw) if raw is not None else float("inf")
+        except ValueError:
+            return float("inf")
+
     def count(self) -> int:
         return int(self.conn.hlen(self.key))
 

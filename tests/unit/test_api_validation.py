@@ -120,9 +120,9 @@ def test_history_filters_are_validated(client: FlaskClient) -> None:
     resp = client.get("/api/sync/history?type=ORDERS", headers=AUTH)
     assert resp.status_code == 400 and "type must be one of PRODUCT, CUSTOMER, INVOICE" in resp.json["error"]
     resp = client.get("/api/sync/history?status=done", headers=AUTH)
-    assert resp.status_code == 400 and "running, finished, failed" in resp.json["error"]
+    assert resp.status_code == 400 and "running, finished, failed, skipped" in resp.json["error"]
     resp = client.get("/api/sync/history/x/items?outcome=weird", headers=AUTH)
-    assert resp.status_code == 400 and "created, updated, adopted, skipped, failed" in resp.json["error"]
+    assert resp.status_code == 400 and "created, updated, adopted, skipped, gone, failed" in resp.json["error"]
 
 
 json_values = st.recursive(

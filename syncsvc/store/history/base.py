@@ -116,12 +116,21 @@ class History(ABC):
     # -- writing -----------------------------------------------------------------------------
 
     def start_run(
-        self, run_id: str, sync_type: str, params: dict[str, Any], dry_run: bool, trigger: str = "api"
+        self,
+        run_id: str,
+        sync_type: str,
+        params: dict[str, Any],
+        dry_run: bool,
+        trigger: str = "api",
+        mode: str | None = None,
+        cursor_before: str | None = None,
     ) -> None:
         row = {
             "run_id": run_id,
             "sync_type": sync_type,
             "trigger": trigger,
+            "mode": mode,
+            "cursor_before": cursor_before,
             "params": json.dumps(params, sort_keys=True),
             "dry_run": int(dry_run),
             "status": "running",
@@ -149,6 +158,7 @@ class History(ABC):
         counts: dict[str, int],
         error: str | None = None,
         summary: dict[str, Any] | None = None,
+        cursor_after: str | None = None,
     ) -> None:
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}")
@@ -158,12 +168,37 @@ class History(ABC):
             "error": error,
             "summary": json.dumps(summary or {}, sort_keys=True, default=str),
         }
+        if cursor_after is not None:
+            update["cursor_after"] = cursor_after
         update.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
         with self.session(write=True) as s:
             if not s.update("runs", {"run_id": run_id}, update):
                 raise LookupError(f"no run {run_id!r} in the history")
 
+    def record_skipped(self, run_id: str, sync_type: str, trigger: str, mode: str | None, reason: str) -> None:
+        """A run that was due (a schedule tick) but did not start: one row, status ``skipped``."""
+        now = utcnow()
+        row = {
+            "run_id": run_id, "sync_type": sync_type, "trigger": trigger, "mode": mode, "params": "{}",
+            "dry_run": 0, "status": "skipped", "started_at": now, "finished_at": now, "error": reason[:2000],
+        }  # fmt: skip
+        with self.session(write=True) as s:
+            s.upsert("runs", [row], RUN_PK)
+
     # -- reading -----------------------------------------------------------------------------
+
+    def last_run(self, sync_type: str, status: str | None = None) -> dict[str, Any] | None:
+        where, args = _where({"sync_type": sync_type, "status": status})
+        with self.session() as s:
+            rows = s.rows("runs", where, args, order_by="started_at DESC, run_id DESC", limit=1)
+        return _decode_run(rows[0]) if rows else None
+
+    def last_cursor(self, sync_type: str) -> str | None:
+        """The newest cursor a finished run left (to re-seed Redis after it lost the key)."""
+        where = "sync_type = ? AND status = 'finished' AND dry_run = 0 AND cursor_after IS NOT NULL"
+        with self.session() as s:
+            rows = s.rows("runs", where, [sync_type], order_by="cursor_after DESC", limit=1, select="cursor_after")
+        return str(rows[0]["cursor_after"]) if rows else None
 
     def list_runs(
         self, sync_type: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0

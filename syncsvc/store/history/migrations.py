@@ -105,6 +105,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         CreateTable("history_meta", {"key": str, "value": str}, pk=("key",)),
         CreateIndex("runs", ("started_at",), "runs_started"),
     )),
+    Migration(3, "incremental runs: mode, cursor before/after, gone outcome", (
+        AddColumn("runs", "mode", str),
+        AddColumn("runs", "cursor_before", str),
+        AddColumn("runs", "cursor_after", str),
+        AddColumn("runs", "gone", int, not_null_default=0),
+    )),
 )  # fmt: skip
 
 LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,69 @@
+"""Per sync type, the Katana records webhooks said changed and no run has synced yet.
+
+``{prefix}:pending:<TYPE>`` is a sorted set: member = Katana ref (``variant:5``, ``product:3``,
+``material:8``, ``order:9``), score = when the first not-yet-synced event about it arrived (epoch
+ms; ``ZADD NX`` keeps the earliest, which is what delivery-to-Luca latency is measured from).
+A ref that is already pending absorbs every further event about it: Katana's retries
+(``X-Katana-Retry-Num``), the look-alike ``sales_order.updated`` + ``.delivered`` pair and a burst
+of edits to one record all become one fetch. Nothing is de-duplicated by payload across time: two
+real edits of one variant send byte-identical thin payloads, and dropping the second would lose it.
+
+A drain never deletes what it has not synced. It moves the pending set into
+``...:inflight`` (one Lua step), syncs those refs, and deletes ``...:inflight`` only after their
+items are written and recorded. A drain killed half way leaves ``...:inflight`` behind, and the
+next drain (or RQ's retry of the killed job) takes it again together with the new pending refs;
+both keys live in Redis, whose append-only file keeps them across a restart. Only one run per
+type holds the run lock, so only one drain at a time owns ``...:inflight``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import redis
+
+from syncsvc.store.cache import as_str
+
+_TAKE = """
+redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[1], 'AGGREGATE', 'MIN')
+redis.call('DEL', KEYS[1])
+return redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+"""
+
+
+class PendingEvents:
+    def __init__(self, conn: redis.Redis, prefix: str, sync_type: str) -> None:
+        self.conn = conn
+        self.key = f"{prefix}:pending:{sync_type}"
+        self.inflight_key = f"{self.key}:inflight"
+
+    def add(self, refs: Iterable[str], at_ms: int | None = None) -> int:
+        """Record refs; returns how many were new (0 = every one was already pending)."""
+        score = at_ms if at_ms is not None else int(time.time() * 1000)
+        mapping = {ref: score for ref in refs}
+        return int(self.conn.zadd(self.key, mapping, nx=True) or 0) if mapping else 0
+
+    def take(self) -> dict[str, int]:
+        """Move everything pending into the in-flight set and return it all (ref -> first seen)."""
+        raw = self.conn.eval(_TAKE, 2, self.key, self.inflight_key)
+        pairs = list(raw or [])
+        return {as_str(pairs[i]): int(float(pairs[i + 1])) for i in range(0, len(pairs), 2)}
+
+    def done(self) -> None:
+        """The taken refs are synced and recorded: forget them."""
+        self.conn.delete(self.inflight_key)
+
+    def size(self) -> int:
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.zcard(self.key)
+        pipe.zcard(self.inflight_key)
+        return sum(int(n) for n in pipe.execute())
+
+    def oldest_ms(self) -> int | None:
+        """When the oldest event still waiting arrived (epoch ms), or None."""
+        found: list[int] = []
+        for key in (self.key, self.inflight_key):
+            for pair in self.conn.zrange(key, 0, 0, withscores=True):
+                found.append(int(pair[1]))
+        return min(found) if found else None
