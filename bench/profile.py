@@ -51,14 +51,14 @@ def main() -> None:
         )  # fmt: skip
         conn = redis.Redis.from_url(url)
         if args.resync:
-            run_sync(RunRequest("PRODUCT"), settings=settings, conn=conn, run_id=uuid.uuid4().hex)
+            run_sync(RunRequest("PRODUCT", mode="full"), settings=settings, conn=conn, run_id=uuid.uuid4().hex)
             settings = settings.with_overrides(katana_api_key=infra.KEYS.take())
         main_prof = cProfile.Profile(time.thread_time)  # CPU, not waiting for the GIL
         profiles.append(main_prof)
         threading.setprofile(per_thread)
         cpu0, t0 = time.process_time(), time.perf_counter()
         main_prof.enable()
-        summary = run_sync(RunRequest("PRODUCT"), settings=settings, conn=conn, run_id=uuid.uuid4().hex)
+        summary = run_sync(RunRequest("PRODUCT", mode="full"), settings=settings, conn=conn, run_id=uuid.uuid4().hex)
         main_prof.disable()
         threading.setprofile(None)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0

@@ -91,7 +91,7 @@ def cold(ctx: Ctx) -> None:
         page = _product_pages(sb)
         set_katana_latency(sb, KATANA_LATENCY_MS)
         with ctx.stack(sb, "cold") as stack:
-            m = run_jobs(stack, [{"syncType": "PRODUCT"}])
+            m = run_jobs(stack, [{"syncType": "PRODUCT", "mode": "full"}])
         lt = luca_times(luca_log(sb), m.t0)
     ideal = _katana_s(m.total("katanaRequests"), page, KATANA_LATENCY_MS) + lt.ideal(5)
     ctx.emit(_row(f"1 cold product sync (L={LUCA_LATENCY_MS} ms, C=5, batch 20)", m, ideal, _outcomes(m)))
@@ -110,7 +110,7 @@ def oldway(ctx: Ctx) -> None:
         page = _product_pages(sb)
         set_katana_latency(sb, KATANA_LATENCY_MS)
         with ctx.stack(sb, "oldway-ours") as stack:
-            m = run_jobs(stack, [{"syncType": "PRODUCT", "limit": count + 40}])
+            m = run_jobs(stack, [{"syncType": "PRODUCT", "limit": count + 40, "mode": "full"}])
         lt = luca_times(luca_log(sb), m.t0)
     ours_per_item = m.wall_s / max(1, m.total("created"))
     old_per_item = old_s / len(payloads)
@@ -132,7 +132,7 @@ def big(ctx: Ctx, want: set[str]) -> None:
         page = _product_pages(sb)
         prefix = ctx.prefix("big")
         with ctx.stack(sb, "big", prefix=prefix) as stack:
-            m = run_jobs(stack, [{"syncType": "PRODUCT"}])
+            m = run_jobs(stack, [{"syncType": "PRODUCT", "mode": "full"}])
         lt = luca_times(luca_log(sb), m.t0)
         items = m.total("total")
         if "overhead" in want:
@@ -149,7 +149,7 @@ def big(ctx: Ctx, want: set[str]) -> None:
 def resync(ctx: Ctx, sb: Sandbox, prefix: str, page: float) -> None:
     set_katana_latency(sb, KATANA_LATENCY_MS)
     with ctx.stack(sb, "resync", prefix=prefix) as stack:
-        m = run_jobs(stack, [{"syncType": "PRODUCT"}])
+        m = run_jobs(stack, [{"syncType": "PRODUCT", "mode": "full"}])
     lt = luca_times(luca_log(sb), m.t0)
     set_katana_latency(sb, 0)
     floor = _katana_s(m.total("katanaRequests"), page, KATANA_LATENCY_MS) + lt.sequential_s + lt.parallel_s
@@ -161,7 +161,7 @@ def memory(ctx: Ctx, sb: Sandbox, big_run: Measured) -> None:
     small = big_run.total("total") // 4
     sb.admin("luca", "POST", "reset")
     with ctx.stack(sb, "memory") as stack:
-        m = run_jobs(stack, [{"syncType": "PRODUCT", "limit": small}])
+        m = run_jobs(stack, [{"syncType": "PRODUCT", "limit": small, "mode": "full"}])
     growth = (big_run.peak_rss - m.peak_rss) / 2**20
     per_item = growth * 2**20 / max(1, big_run.total("total") - m.total("total"))
     ctx.emit(_row(f"7 memory: cold sync of {m.total('total')} (0 ms)", m, None,
@@ -177,11 +177,12 @@ def invoices(ctx: Ctx) -> None:
     limit = ctx.size(500, 50)
     args = ("--products", str(ctx.size(300, 60)), "--customers", str(ctx.size(100, 25)), "--orders", str(orders))
     with infra.sandbox(*args) as sb, ctx.stack(sb, "invoices") as stack:
-        run_jobs(stack, [{"syncType": "PRODUCT"}, {"syncType": "CUSTOMER"}])  # set-up: cards and cari exist
+        # Set-up: cards and cari exist.
+        run_jobs(stack, [{"syncType": "PRODUCT", "mode": "full"}, {"syncType": "CUSTOMER", "mode": "full"}])
         page = katana_page_s(sb, "sales_orders", {"status": "DELIVERED"})
         set_katana_latency(sb, KATANA_LATENCY_MS)
         sb.admin("luca", "POST", "faults", {"latency_ms": LUCA_LATENCY_MS})
-        m = run_jobs(stack, [{"syncType": "INVOICE", "limit": limit}])
+        m = run_jobs(stack, [{"syncType": "INVOICE", "limit": limit, "mode": "full"}])
         lt = luca_times(luca_log(sb), m.t0)
     ideal = _katana_s(m.total("katanaRequests"), page, KATANA_LATENCY_MS) + lt.ideal(5)
     ctx.emit(_row(f"4 invoices, cari and cards in Luca (L={LUCA_LATENCY_MS} ms)", m, ideal,
@@ -198,7 +199,7 @@ def scaling(ctx: Ctx) -> None:
     ratio."""
     args = ("--products", str(ctx.size(300, 60)), "--customers", str(ctx.size(100, 25)),
             "--orders", str(ctx.size(300, 40)), "--luca-latency-ms", str(LUCA_LATENCY_MS))  # fmt: skip
-    starts = [{"syncType": t} for t in ("PRODUCT", "CUSTOMER", "INVOICE")]
+    starts = [{"syncType": t, "mode": "full"} for t in ("PRODUCT", "CUSTOMER", "INVOICE")]
     one_worker = 0.0
     with infra.sandbox(*args) as sb:
         page = _product_pages(sb)
@@ -224,7 +225,7 @@ def pool(ctx: Ctx) -> None:
         for size in (1, 2, 5, 10, 20, 40):
             sb.reset()
             with ctx.stack(sb, f"pool{size}", pool=size) as stack:
-                m = run_jobs(stack, [{"syncType": "PRODUCT"}])
+                m = run_jobs(stack, [{"syncType": "PRODUCT", "mode": "full"}])
             lt = luca_times(luca_log(sb), m.t0)
             ideal = _katana_s(m.total("katanaRequests"), page, 0) + lt.ideal(size)
             sync_s = lt.parallel_s / size

@@ -15,6 +15,7 @@ script, which also decides whether the previous holder still counts:
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -23,6 +24,7 @@ from rq import Queue, Retry
 from syncsvc.domain.model import RunRequest, utcnow
 from syncsvc.settings import Settings
 from syncsvc.store.serializer import PlainPickleSerializer
+from syncsvc.store.cursors import Cursors
 
 QUEUE_NAME = "sync"
 # The documented worker command. A plain `rq worker sync` also runs our jobs (same serializer);
@@ -91,6 +93,15 @@ def sync_queue(conn: redis.Redis) -> Queue:
     return Queue(QUEUE_NAME, connection=conn, serializer=PlainPickleSerializer)
 
 
+def resolve_mode(conn: redis.Redis, settings: Settings, request: RunRequest) -> RunRequest:
+    """The request with its mode decided now, so the response, the job and the history all say
+    which ran: incremental when the type has a cursor, else full."""
+    if request.mode is not None or request.keys:
+        return request
+    has_cursor = Cursors(conn, settings.key_prefix).get(request.sync_type) is not None
+    return replace(request, mode="incremental" if has_cursor else "full")
+
+
 def start_sync(
     conn: redis.Redis,
     settings: Settings,
@@ -104,6 +115,7 @@ def start_sync(
         AlreadyQueued: a run of the same type is queued or running.
         redis.RedisError: Redis is unreachable (the caller answers 503).
     """
+    request = resolve_mode(conn, settings, request)
     job_id = uuid.uuid4().hex
     key = claim_key(settings, request.sync_type)
     holder = conn.eval(_CLAIM, 1, key, job_id, "rq:job:", str(CLAIM_GRACE_MS))

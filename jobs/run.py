@@ -115,7 +115,12 @@ def _run_sync(
         history.close()
         raise
     ctx.scope = scope
-    params = {"limit": limit, "dryRun": dry_run, "mode": scope.mode, **({"keys": list(request.keys)} if request.keys else {})}
+    params = {
+        "limit": limit,
+        "dryRun": dry_run,
+        "mode": scope.mode,
+        **({"keys": list(request.keys)} if request.keys else {}),
+    }
     history.start_run(run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor))
     log.info(
         "%s run %s started (trigger %s, mode %s, limit %s, dry run %s)", sync_type, run_id, trigger, scope.mode,

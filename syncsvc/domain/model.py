@@ -96,7 +96,8 @@ class RunRequest:
                 or not all(isinstance(k, str) and 0 < len(k) <= 200 for k in keys)
             ):  # fmt: skip
                 raise InvalidRequest(
-                    f"keys must be a list of 1 to {self.MAX_KEYS} item keys or Katana refs (variant:ID), got {_show(keys)}"
+                    f"keys must be a list of 1 to {self.MAX_KEYS} item keys or Katana refs (variant:ID), "
+                    f"got {_show(keys)}"
                 )
 
     def to_job(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from jobs.enqueue import AlreadyQueued, start_sync
+from jobs.enqueue import AlreadyQueued, resolve_mode, start_sync
 from syncsvc.domain.model import OUTCOMES, RUN_STATUSES
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.web.dashboard import job_url
@@ -49,6 +49,7 @@ def start() -> tuple[Response, int]:
         return fail(400, str(exc))
     svc = service()
     try:
+        req = resolve_mode(svc.redis, svc.settings, req)
         job_id = start_sync(svc.redis, svc.settings, req, svc.job_function)
     except AlreadyQueued as exc:
         return fail(409, f"{exc}; wait for it to finish or follow it at /api/sync/job/{exc.job_id}", jobId=exc.job_id)
@@ -60,6 +61,8 @@ def start() -> tuple[Response, int]:
         "syncMode": "async",
         "dryRun": req.dry_run,
         "limit": req.limit,
+        "mode": req.mode,
+        **({"keys": list(req.keys)} if req.keys else {}),
         "dashboardUrl": job_url(svc.settings, job_id),
         "statusUrl": f"{svc.settings.public_url}/api/sync/job/{job_id}",
     }

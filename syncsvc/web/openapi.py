@@ -69,6 +69,19 @@ SCHEMAS: dict[str, Any] = {
             "syncType": {"enum": list(SYNC_TYPES)},
             "limit": {"type": "integer", "minimum": 1, "description": "process at most this many items"},
             "dryRun": {"type": "boolean", "default": False, "description": "compute outcomes, write nothing"},
+            "mode": {
+                "enum": ["full", "incremental"],
+                "description": "incremental reads only what changed since the type's cursor; "
+                "default: incremental when the type has a cursor, else full",
+            },
+            "keys": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                "minItems": 1,
+                "maxItems": 1000,
+                "description": "sync only these records: Katana refs (variant:ID, customer:ID, order:ID) or keys "
+                "of failed items waiting in the retry set",
+            },
         },
     },
     "StartResponse": {
@@ -82,6 +95,7 @@ SCHEMAS: dict[str, Any] = {
             "syncMode": {"const": "async"},
             "dryRun": {"type": "boolean"},
             "limit": {"type": ["integer", "null"]},
+            "mode": {"enum": ["full", "incremental"], "description": "what this run reads"},
             "dashboardUrl": {"type": "string", "format": "uri"},
             "statusUrl": {"type": "string", "format": "uri"},
         },

@@ -9,7 +9,7 @@ from typing import Any
 from syncsvc.domain.model import InvalidRequest, RunRequest
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 
-ALLOWED_FIELDS = ("syncType", "limit", "dryRun")
+ALLOWED_FIELDS = ("syncType", "limit", "dryRun", "mode", "keys")
 
 
 class BadRequest(ValueError):
@@ -39,6 +39,8 @@ def parse_start_body(content_type: str | None, raw: bytes) -> RunRequest:
 
     if body.get("syncType") is None:
         raise BadRequest(f"syncType is required; allowed values: {', '.join(SYNC_TYPE_NAMES)}")
+    if body.get("mode") not in (None, "full", "incremental"):
+        raise BadRequest(f"mode must be one of full, incremental (or omitted), got {json.dumps(body['mode'])[:60]}")
     try:
         return RunRequest.from_job({**body, "trigger": "api"})
     except InvalidRequest as exc:

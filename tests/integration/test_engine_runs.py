@@ -44,7 +44,8 @@ CRASHING_RUN = textwrap.dedent("""
     from syncsvc.settings import Settings
     s = Settings(redis_url=sys.argv[1], key_prefix="t", katana_base_url=sys.argv[2], luca_base_url=sys.argv[3],
                  history_db=sys.argv[4])
-    run_sync(RunRequest("PRODUCT"), settings=s, conn=redis.Redis.from_url(sys.argv[1]), run_id="crashy-run")
+    conn = redis.Redis.from_url(sys.argv[1])
+    run_sync(RunRequest("PRODUCT", mode="full"), settings=s, conn=conn, run_id="crashy-run")
 """)
 
 
@@ -71,7 +72,7 @@ def test_rerun_after_a_crash_halfway_finishes_the_rest_without_duplicates(
     from jobs.run import run_sync
     from syncsvc.domain.model import RunRequest
 
-    summary = run_sync(RunRequest("PRODUCT"), settings=settings, conn=conn, run_id="crashy-run")
+    summary = run_sync(RunRequest("PRODUCT", mode="full"), settings=settings, conn=conn, run_id="crashy-run")
     conn.close()
     state = luca_state(sandbox)
     assert state["stock_cards"]["duplicate_codes"] == []

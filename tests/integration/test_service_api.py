@@ -51,6 +51,24 @@ def run_queued(redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, setting
     worker.work(burst=True)
 
 
+def test_start_says_which_mode_runs(client: FlaskClient, redis_conn: redis.Redis, settings: Settings) -> None:
+    from jobs.enqueue import sync_queue as queue_of
+    from syncsvc.store.cursors import Cursors, parse
+
+    Cursors(redis_conn, settings.key_prefix).advance("CUSTOMER", parse("2026-01-01T00:00:00.000Z"))  # type: ignore[arg-type]
+    status, body = start(client, syncType="CUSTOMER")
+    assert status == 202 and body["mode"] == "incremental"
+    job = queue_of(redis_conn).fetch_job(body["jobId"])
+    assert job is not None and job.args[0]["mode"] == "incremental"
+    assert job.description == "CUSTOMER sync (incremental)"
+    queue_of(redis_conn).empty()
+    redis_conn.delete(f"{settings.key_prefix}:claim:CUSTOMER")
+    status, body = start(client, syncType="CUSTOMER", mode="full")
+    assert status == 202 and body["mode"] == "full"
+    status, body = start(client, syncType="PRODUCT", mode="drain")
+    assert status == 400 and "mode must be one of full, incremental" in body["error"]
+
+
 def test_start_answers_202_and_enqueues_with_our_options(
     client: FlaskClient, redis_conn: redis.Redis, settings: Settings
 ) -> None:
@@ -65,6 +83,7 @@ def test_start_answers_202_and_enqueues_with_our_options(
         "syncMode": "async",
         "dryRun": True,
         "limit": 25,
+        "mode": "full",  # no cursor yet
         "dashboardUrl": f"{settings.public_url}/rq/0/view/job/{job_id}",
         "statusUrl": f"{settings.public_url}/api/sync/job/{job_id}",
     }
@@ -73,7 +92,9 @@ def test_start_answers_202_and_enqueues_with_our_options(
     assert job.origin == "sync"
     assert job.func_name == "tests.e2e.fake_jobs.fake_job"
     # The request travels once, as the job's only argument; meta is left for progress.
-    assert job.args == ({"syncType": "PRODUCT", "limit": 25, "dryRun": True, "trigger": "api"},)
+    assert job.args == (
+        {"syncType": "PRODUCT", "limit": 25, "dryRun": True, "trigger": "api", "mode": "full", "keys": None},
+    )
     assert job.kwargs == {}
     assert job.timeout == settings.job_timeout_s
     assert job.result_ttl == 86400 and job.failure_ttl == 7 * 86400

@@ -41,7 +41,7 @@ def parse(body: object, content_type: str = JSON) -> object:
         ({"syncType": "PRODUCT", "dryRun": None}, "dryRun must be true or false"),
         (
             {"syncType": "PRODUCT", "since": "2024"},
-            "unknown field(s) since; allowed fields: syncType, limit, dryRun",
+            "unknown field(s) since; allowed fields: syncType, limit, dryRun, mode, keys",
         ),
         ([{"syncType": "PRODUCT"}], "body must be a JSON object"),
         ("PRODUCT", "body must be a JSON object"),

@@ -26,11 +26,29 @@ def test_the_registry_names_each_type_once_with_a_resolvable_prepare() -> None:
 def test_to_job_is_plain_json_and_round_trips() -> None:
     req = RunRequest("INVOICE", limit=5, dry_run=True, trigger="cli")
     data = req.to_job()
-    assert data == {"syncType": "INVOICE", "limit": 5, "dryRun": True, "trigger": "cli"}
+    assert data == {"syncType": "INVOICE", "limit": 5, "dryRun": True, "trigger": "cli", "mode": None, "keys": None}
     assert json.loads(json.dumps(data)) == data
     assert RunRequest.from_job(data) == req
     assert RunRequest.from_job({"syncType": "PRODUCT"}) == RunRequest("PRODUCT")
     assert req.description == "INVOICE sync (dry run)" and RunRequest("CUSTOMER").description == "CUSTOMER sync"
+    targeted = RunRequest("PRODUCT", trigger="retry", keys=("variant:5", "ABC-10"), mode="incremental")
+    assert RunRequest.from_job(json.loads(json.dumps(targeted.to_job()))) == targeted
+    assert targeted.description == "PRODUCT sync (incremental, 2 record(s))"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"syncType": "PRODUCT", "mode": "delta"}, 'mode must be one of full, incremental (or omitted), got "delta"'),
+        ({"syncType": "PRODUCT", "keys": []}, "keys must be a list of 1 to 1000"),
+        ({"syncType": "PRODUCT", "keys": [5]}, "keys must be a list of 1 to 1000"),
+        ({"syncType": "PRODUCT", "keys": "variant:5"}, "keys must be a list of 1 to 1000"),
+    ],
+)
+def test_mode_and_keys_are_validated(data: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidRequest) as exc:
+        RunRequest.from_job(data)
+    assert message in str(exc.value)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +69,7 @@ def test_to_job_is_plain_json_and_round_trips() -> None:
         ({"syncType": "PRODUCT", "trigger": "cron"}, f'trigger must be one of {", ".join(TRIGGERS)}, got "cron"'),
         (
             {"syncType": "PRODUCT", "dry_run": True},
-            "unknown field(s) dry_run; allowed fields: syncType, limit, dryRun, trigger",
+            "unknown field(s) dry_run; allowed fields: syncType, limit, dryRun, trigger, mode, keys",
         ),
         (["PRODUCT"], "a run request must be an object, got list"),
     ],
