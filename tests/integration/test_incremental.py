@@ -12,7 +12,7 @@ import redis
 from sandbox.testing import Sandbox
 from syncsvc.domain.convert import canonical_code
 from syncsvc.store.cursors import Cursors, parse
-from syncsvc.store.history import History
+from syncsvc.store.history import open_history
 from syncsvc.store.retryset import RetrySet
 from tests.integration.engine_helpers import (
     assert_accounted,
@@ -83,7 +83,7 @@ def test_incremental_run_reads_and_writes_only_the_changes(sandbox: Sandbox, red
     # retry set, or updated after the cursor) is skipped or fails again without a Luca write.
     assert luca_writes(sandbox) - writes_before == 5
     assert second["katanaRequests"] <= 4  # variants and services pages, retry-set ids
-    history = History(settings.history_db)
+    history = open_history(settings.history_db)
     try:
         row = history.get_run(second["runId"])
         assert row is not None and row["mode"] == "incremental" and row["cursor_after"] == second["cursorAfter"]
