@@ -23,8 +23,8 @@ from rq import Queue, Retry
 
 from syncsvc.domain.model import RunRequest, utcnow
 from syncsvc.settings import Settings
-from syncsvc.store.serializer import PlainPickleSerializer
 from syncsvc.store.cursors import Cursors
+from syncsvc.store.serializer import PlainPickleSerializer
 
 QUEUE_NAME = "sync"
 # The documented worker command. A plain `rq worker sync` also runs our jobs (same serializer);
