@@ -23,6 +23,7 @@ from jobs.upserts import Upserts
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
+from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.domain.model import OUTCOMES, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.logsetup import bound
@@ -100,8 +101,12 @@ def _run_sync(
     lock.acquire()
     try:
         history = open_history(settings)
-    except BaseException:
+    except BaseException as exc:
         lock.release()
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        log.error("%s run %s cannot start: %s", sync_type, run_id, reason, extra={"reason": type(exc).__name__})
+        if publish is not None:  # the job itself says why, also while RQ waits to retry it
+            publish({"phase": "failed", "error": reason})
         raise
     reporter = Reporter(publish, lock.heartbeat)
     ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
@@ -161,9 +166,13 @@ def _run_sync(
         )  # fmt: skip
         return summary
     except BaseException as exc:
-        counts = history.outcome_counts(run_id)
-        counts["total"] = sum(counts.values())
-        history.finish_run(run_id, "failed", counts, error=f"{type(exc).__name__}: {exc}"[:2000])
+        try:
+            counts = history.outcome_counts(run_id)
+            counts["total"] = sum(counts.values())
+            history.finish_run(run_id, "failed", counts, error=f"{type(exc).__name__}: {exc}"[:2000])
+        except HistoryUnavailable as unrecorded:  # the job's error still says why the run failed
+            counts = {}
+            log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)
         reporter.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
         log.error(
             "%s run %s failed after %.1f s: %s", sync_type, run_id, time.monotonic() - started,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from sandbox.testing import Sandbox
 from syncsvc.net import free_port, wait_http
 from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
 from tests.service_fixtures import FAKE_JOB, TOKEN, http_stub
@@ -63,3 +64,29 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
         finally:
             children.stop_all()
     assert os.path.isdir(logs)
+
+
+@pytest.fixture
+def json_stack(redis_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Stack]:
+    children = Children()
+    port = free_port()
+    env = stack_env(redis_url, tmp_path, sandbox.katana_url, sandbox.luca_url, port)
+    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNCSVC_JOB_PATHS", "SYNC_PRELOAD"):  # the real jobs
+        env.pop(test_hook, None)
+    env.update(
+        {
+            "SYNC_LOG_FORMAT": "json",
+            "SYNC_RETRY_BASE": "0.05",
+            "SYNC_RETRY_MAX": "0.2",
+            "LUCA_WRITE_SETTLE": "0",
+            "LUCA_PASSWORD": "demo-luca-pass",
+        }
+    )
+    try:
+        web = children.spawn("web", web_argv(), env, log_dir=tmp_path / "logs")
+        worker = children.spawn("worker", worker_argv(), env, log_dir=tmp_path / "logs")
+        url = f"http://127.0.0.1:{port}"
+        assert wait_http(f"{url}/healthz", timeout=20), web.tail()
+        yield Stack(url, env, web, worker, env["SYNC_HISTORY_DB"])
+    finally:
+        children.stop_all()

@@ -68,8 +68,10 @@ def test_start_poll_conflict_finish_and_history(stack: Stack, redis_conn: redis.
     }
     # The type is free again.
     assert s.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5).status_code == 202
-    ready = requests.get(f"{stack.url}/readyz", timeout=10)
-    assert ready.status_code == 200, ready.text
+    ready = requests.get(f"{stack.url}/readyz", timeout=10).json()
+    assert ready["checks"]["redis"]["ok"] and ready["checks"]["historyDb"]["ok"], ready
+    # The stack's Katana and Luca are 404 stubs: not ready, and the reason names the setting.
+    assert not ready["ready"] and "KATANA_BASE_URL" in ready["checks"]["katana"]["detail"]
 
 
 def run_cli(stack: Stack, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -8,46 +8,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from sandbox.testing import Sandbox
-from syncsvc.net import free_port, wait_http
-from syncsvc.ops.procs import Children, web_argv, worker_argv
-from tests.e2e.conftest import Stack, stack_env
+from tests.e2e.conftest import Stack
 
 
-@pytest.fixture
-def json_stack(redis_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Stack]:
-    children = Children()
-    port = free_port()
-    env = stack_env(redis_url, tmp_path, sandbox.katana_url, sandbox.luca_url, port)
-    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNCSVC_JOB_PATHS", "SYNC_PRELOAD"):  # the real jobs
-        env.pop(test_hook, None)
-    env.update(
-        {
-            "SYNC_LOG_FORMAT": "json",
-            "SYNC_RETRY_BASE": "0.05",
-            "SYNC_RETRY_MAX": "0.2",
-            "LUCA_WRITE_SETTLE": "0",
-            "LUCA_PASSWORD": "demo-luca-pass",
-        }
-    )
-    try:
-        web = children.spawn("web", web_argv(), env, log_dir=tmp_path / "logs")
-        worker = children.spawn("worker", worker_argv(), env, log_dir=tmp_path / "logs")
-        url = f"http://127.0.0.1:{port}"
-        assert wait_http(f"{url}/healthz", timeout=20), web.tail()
-        yield Stack(url, env, web, worker, env["SYNC_HISTORY_DB"])
-    finally:
-        children.stop_all()
-
-
-def _finish(s: requests.Session, url: str, job_id: str, timeout: float = 120) -> dict[str, Any]:
+def finish(s: requests.Session, url: str, job_id: str, timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, Any] = s.get(f"{url}/api/sync/job/{job_id}", timeout=5).json()
@@ -78,7 +48,7 @@ def test_injected_luca_faults_appear_as_json_retry_lines(json_stack: Stack, sand
     resp = s.post(f"{json_stack.url}/api/sync/start", json={"syncType": "PRODUCT", "limit": 30}, timeout=5)
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["jobId"]
-    job = _finish(s, json_stack.url, job_id)
+    job = finish(s, json_stack.url, job_id)
     assert job["state"] == "FINISHED", job
     injected = sandbox.admin("luca", "GET", "faults")["injected"]
     assert injected["bad_gateway"] > 0 and injected["session_expiry"] > 0

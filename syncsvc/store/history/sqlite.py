@@ -9,6 +9,8 @@ instead of waiting). The same lock makes migrations exclusive across processes.
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 import sqlite3
 import threading
@@ -22,6 +24,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError, quote_identifier
 
 from syncsvc.domain.errors import HistoryUnavailable
+from syncsvc.domain.model import utcnow
 from syncsvc.store.history.base import History
 from syncsvc.store.history.migrations import AddColumn, CreateIndex, CreateTable, Sql, Step
 
@@ -44,6 +47,30 @@ def _enable_wal(conn: sqlite3.Connection, tries: int = 50) -> None:
             if "locked" not in str(exc) or attempt == tries - 1:
                 raise
             time.sleep(0.05 + random.random() * 0.05)
+
+
+def check_writable(path: str) -> None:
+    """Raise :class:`HistoryUnavailable` (one line naming SYNC_HISTORY_DB) unless the database, its
+    WAL files and its directory can be written *now*.
+
+    SQLite maps the WAL index (``-shm``) into memory; when that file can't be written (immutable,
+    read-only mount) a write through the mapping killed processes with SIGBUS (issue #11, item 9)
+    instead of raising. Opening the files for writing first costs microseconds per session."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for candidate in (target, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if candidate.exists():
+                os.close(os.open(candidate, os.O_RDWR))
+        probe = target.parent / f".{target.name}.probe-{os.getpid()}-{threading.get_ident()}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        reason = errno.errorcode.get(exc.errno or 0, "") or type(exc).__name__
+        raise HistoryUnavailable(
+            f"run history not writable: {exc.filename or path}: {exc.strerror or exc} ({reason}); "
+            "check SYNC_HISTORY_DB and the file's permissions/attributes"
+        ) from None
 
 
 class SqliteSession:
@@ -116,7 +143,7 @@ class SqliteHistory(History):
         if path == ":memory:":
             raise ValueError("the history needs a file: every connection to :memory: is a new database")
         self.path = path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path)
         self._idle: list[sqlite_utils.Database] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -155,6 +182,7 @@ class SqliteHistory(History):
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[SqliteSession]:
+        check_writable(self.path)  # reads write WAL read marks too
         try:
             with self._connection() as db:
                 # Reads get one snapshot (a count and its page agree); writes lock up front.
@@ -181,13 +209,24 @@ class SqliteHistory(History):
             return int(db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
 
     def check(self, timeout_s: float) -> dict[str, Any]:
-        # Its own short-timeout connection: a writer holding the lock must not stall the probe 30 s.
+        """A real write (a heartbeat row), not just a write lock that is rolled back: the lock can
+        be taken on a file whose writes then fail. Its own short-timeout connection, so a writer
+        holding the lock can't stall the probe for the busy timeout."""
+        check_writable(self.path)
         conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         try:
-            conn.execute("BEGIN IMMEDIATE")  # writable = SQLite can take the write lock here
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, pid INTEGER, at TEXT)")
+            conn.execute(
+                "INSERT OR REPLACE INTO heartbeat (id, pid, at) VALUES (1, ?, ?)", (os.getpid(), utcnow())
+            )
             version = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise HistoryUnavailable(f"run history write failed: {exc}; check SYNC_HISTORY_DB ({self.path})") from None
         finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             conn.close()
         return self._report(int(version))
 
