@@ -217,9 +217,7 @@ class SqliteHistory(History):
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, pid INTEGER, at TEXT)")
-            conn.execute(
-                "INSERT OR REPLACE INTO heartbeat (id, pid, at) VALUES (1, ?, ?)", (os.getpid(), utcnow())
-            )
+            conn.execute("INSERT OR REPLACE INTO heartbeat (id, pid, at) VALUES (1, ?, ?)", (os.getpid(), utcnow()))
             version = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
