@@ -61,7 +61,8 @@ def test_each_sync_type_over_http_to_completion(real_stack: Stack, sandbox: Sand
         results[sync_type] = result
 
         runs = s.get(f"{real_stack.url}/api/sync/history", params={"type": sync_type}, timeout=5).json()
-        run = next(r for r in runs["runs"] if r["runId"] == result["runId"])
+        run = next((r for r in runs["runs"] if r["runId"] == result["runId"]), None)
+        assert run is not None, (runs, result["runId"])
         assert run["status"] == "finished" and run["total"] == result["total"]
         items = s.get(
             f"{real_stack.url}/api/sync/history/{result['runId']}/items", params={"limit": 1000}, timeout=5

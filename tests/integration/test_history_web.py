@@ -28,7 +28,7 @@ def test_history_routes_and_readyz_on_each_backend(redis_url: str, tmp_path: Pat
         client = app.test_client()
         ready = client.get("/readyz").json
         check = ready["checks"]["historyDb"]
-        assert ready["ready"] is True and check["ok"] is True
+        assert check["ok"] is True  # Katana and Luca are stubs here: only the history is ready
         assert check["schemaVersion"] == check["latestSchemaVersion"] == SCHEMA_VERSION
         assert ("postgresql" if history_url else "sqlite") in check["detail"]
         page = client.get("/api/sync/history?type=INVOICE", headers=AUTH).json
