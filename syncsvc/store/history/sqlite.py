@@ -9,7 +9,6 @@ instead of waiting). The same lock makes migrations exclusive across processes.
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import sqlite3
@@ -55,22 +54,17 @@ def check_writable(path: str) -> None:
 
     SQLite maps the WAL index (``-shm``) into memory; when that file can't be written (immutable,
     read-only mount) a write through the mapping killed processes with SIGBUS (issue #11, item 9)
-    instead of raising. Opening the files for writing first costs microseconds per session."""
+    instead of raising. ``access(2)`` asks the kernel without opening the files: closing any
+    descriptor of a database file would drop this process's SQLite (POSIX) locks on it."""
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for candidate in (target, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            if candidate.exists():
-                os.close(os.open(candidate, os.O_RDWR))
-        probe = target.parent / f".{target.name}.probe-{os.getpid()}-{threading.get_ident()}"
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600))
-        probe.unlink()
-    except OSError as exc:
-        reason = errno.errorcode.get(exc.errno or 0, "") or type(exc).__name__
-        raise HistoryUnavailable(
-            f"run history not writable: {exc.filename or path}: {exc.strerror or exc} ({reason}); "
-            "check SYNC_HISTORY_DB and the file's permissions/attributes"
-        ) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    candidates = [target.parent] + [p for p in (target, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    for candidate in candidates:
+        if not os.access(candidate, os.W_OK):
+            raise HistoryUnavailable(
+                f"run history not writable: {candidate}: no write access (read-only, immutable or permissions); "
+                "check SYNC_HISTORY_DB"
+            )
 
 
 class SqliteSession:
