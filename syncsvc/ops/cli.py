@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syncsvc.domain.errors import ConfigError
+from syncsvc.domain.errors import ConfigError, HistoryUnavailable
 from syncsvc.domain.model import RUN_STATUSES
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.logsetup import configure, install_mask
@@ -23,7 +26,9 @@ from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_
 from syncsvc.ops.procs import Children, web_argv, worker_argv
 from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
 from syncsvc.settings import Settings, from_env, secrets_of
-from syncsvc.store.redis_conn import export_url, resolve_redis
+from syncsvc.store.history import History, is_postgres_url, open_history
+from syncsvc.store.history.export import Copied, copy_history
+from syncsvc.store.redis_conn import export_url, redact_url, resolve_redis
 
 # Piped output (make, CI logs) would otherwise be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -36,7 +41,7 @@ class Cli(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ApiError, ConfigError) as exc:
+        except (ApiError, ConfigError, HistoryUnavailable) as exc:
             click.echo(f"syncsvc: {exc}", err=True)
             sys.exit(1)
         except (KeyboardInterrupt, Stop):
@@ -91,12 +96,15 @@ def status(job_id: str) -> None:
     console.print_json(json.dumps(api(load_settings()).job(job_id)))
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--type", "sync_type", type=click.Choice(SYNC_TYPE_NAMES), help="only this sync type")
 @click.option("--status", "run_status", type=click.Choice(RUN_STATUSES), help="only runs with this status")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
-def history(sync_type: str | None, run_status: str | None, limit: int) -> None:
-    """List recent runs from the history."""
+@click.pass_context
+def history(ctx: click.Context, sync_type: str | None, run_status: str | None, limit: int) -> None:
+    """List recent runs from the history (or: history export / prune)."""
+    if ctx.invoked_subcommand is not None:
+        return
     page = api(load_settings()).history(type=sync_type, status=run_status, limit=limit)
     table = Table(title=f"Runs ({len(page['runs'])} of {page['total']})")
     counts = ("total", "created", "updated", "adopted", "skipped", "failed")
@@ -112,6 +120,59 @@ def history(sync_type: str | None, run_status: str | None, limit: int) -> None:
             *(str(run.get(k, "")) for k in counts),
         )
     console.print(table)
+
+
+@history.command("export")
+@click.option("--to", "to_url", required=True, metavar="postgresql://USER@HOST:5432/DB", help="the PostgreSQL history")
+@click.option("--from", "from_path", metavar="FILE", help="the SQLite history (default: SYNC_HISTORY_DB)")
+def history_export(to_url: str, from_path: str | None) -> None:
+    """Copy a SQLite history into PostgreSQL (safe to run again: rows are upserted, never doubled).
+    Stop the workers first, or export again after they stop, to include runs still being written."""
+    settings = load_settings()
+    source_path = from_path or settings.history_db
+    if not is_postgres_url(to_url):
+        raise ConfigError(f"--to must be a postgresql:// URL, got {redact_url(to_url)!r}")
+    if not Path(source_path).is_file():
+        raise ConfigError(f"no SQLite history at {source_path} (set --from or SYNC_HISTORY_DB)")
+    install_mask([p for p in [urlsplit(to_url).password] if p])
+    source = open_history(source_path)
+    try:
+        dest = open_history(to_url)
+        try:
+            copied = _copy_with_progress(source, dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    console.print(f"Copied {copied.runs} runs and {copied.items} items from {source.describe()} to {dest.describe()}")
+
+
+def _copy_with_progress(source: History, dest: History) -> Copied:
+    columns = (TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def show(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task("runs" if table == "runs" else "items", total=total)
+            bar.update(tasks[table], completed=done, total=total)
+
+        return copy_history(source, dest, show)
+
+
+@history.command("prune")
+@click.option("--keep-days", type=click.IntRange(1), help="default: SYNC_HISTORY_KEEP_DAYS")
+def history_prune(keep_days: int | None) -> None:
+    """Delete runs that ended more than N days ago, with their items (runs also prune, hourly)."""
+    settings = load_settings()
+    days = keep_days or settings.history_keep_days
+    if not days:
+        raise ConfigError("set --keep-days or SYNC_HISTORY_KEEP_DAYS (the default keeps every run)")
+    store = open_history(settings)
+    try:
+        console.print(f"Pruned {store.prune(days)} runs older than {days} days from {store.describe()}")
+    finally:
+        store.close()
 
 
 def _foreground(name: str, argv: list[str], settings: Settings) -> None:
