@@ -58,7 +58,9 @@ class Child:
 class Children:
     items: list[Child] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path | None = None) -> Child:
+    def spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path | None = None, cwd: Path | None = None
+    ) -> Child:
         log_path = None
         out: int | object = subprocess.DEVNULL
         if log_dir is not None:
@@ -67,7 +69,7 @@ class Children:
             out = open(log_path, "ab")  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd or ROOT,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdin=subprocess.DEVNULL,
             stdout=out,  # type: ignore[arg-type]
