@@ -114,6 +114,28 @@ def test_compose_demo_profile_reaches_the_simulators_with_their_credentials() ->
     assert "--host" in services["sandbox"]["command"] and "0.0.0.0" in services["sandbox"]["command"]
 
 
+def test_compose_postgres_profile_holds_the_history_when_asked() -> None:
+    services = compose()["services"]
+    pg = services["postgres"]
+    assert pg["profiles"] == ["postgres"] and "pg_isready" in pg["healthcheck"]["test"]
+    user, database = pg["environment"]["POSTGRES_USER"], pg["environment"]["POSTGRES_DB"]
+    documented = re.search(r"SYNC_HISTORY_URL=(postgresql://\S+)", COMPOSE.read_text())
+    assert documented and documented.group(1).endswith(f"@postgres:5432/{database}")
+    assert documented.group(1).startswith(f"postgresql://{user}:")
+    for name in ("web", "worker"):
+        # Without the profile the app must still start: the dependency is optional, the URL empty.
+        assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
+        env = {k: interpolate(str(v), {"SYNC_API_TOKEN": "t"}) for k, v in services[name]["environment"].items()}
+        assert env["SYNC_HISTORY_URL"] == ""
+        url = "postgresql://syncsvc:pw@postgres:5432/syncsvc"
+        env = {
+            k: interpolate(str(v), {"SYNC_API_TOKEN": "t", "SYNC_HISTORY_URL": url})
+            for k, v in services[name]["environment"].items()
+        }
+        assert env["SYNC_HISTORY_URL"] == url
+    assert "pg-data" in compose()["volumes"]
+
+
 def test_env_example_does_not_override_the_demo_credentials() -> None:
     # A .env copied from the example must leave the demo profile working: credentials stay commented.
     active = [line for line in (ROOT / ".env.example").read_text().splitlines() if line and not line.startswith("#")]
