@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import infra
+from bench.history import history_cost
 from bench.ideal import katana_page_s, luca_log, luca_times, set_katana_latency
 from bench.oldway import card_payloads, create_throughput, old_way
 from bench.runs import Measured, run_jobs
@@ -39,10 +40,10 @@ class Ctx:
 
     @contextmanager
     def stack(self, sb: Sandbox, name: str, prefix: str | None = None, workers: int = 1, pool: int = 5,
-              ) -> Iterator[infra.Stack]:  # fmt: skip
+              **env: str) -> Iterator[infra.Stack]:  # fmt: skip
         with infra.service_stack(
             sb, self.redis_url, self.workdir, prefix or self.prefix(name), workers=workers,
-            SYNC_POOL_SIZE=pool, SYNC_BATCH_SIZE=20,
+            SYNC_POOL_SIZE=pool, SYNC_BATCH_SIZE=20, **env,
         ) as stack:  # fmt: skip
             yield stack
 
@@ -243,6 +244,7 @@ SCENARIOS: dict[str, Callable[[Ctx], None]] = {
     "invoices": invoices,
     "scaling": scaling,
     "pool": pool,
+    "history": history_cost,
 }
 BIG = ("overhead", "resync", "memory")
-ORDER = ("simulator", "cold", "oldway", *BIG, "invoices", "scaling", "pool")
+ORDER = ("simulator", "cold", "oldway", *BIG, "invoices", "scaling", "pool", "history")

@@ -62,6 +62,7 @@ except ConfigError as _exc:
     raise SystemExit(f"syncsvc worker: {_exc}") from None
 
 QUEUES = [QUEUE_NAME]
-PRELOADED = preload()
+# psycopg and its pool cost ~170 ms to import: paid once here, not by every forked job.
+PRELOADED = preload(JOB_MODULES + (("syncsvc.store.history.postgres",) if _settings.history_url else ()))
 serializer.install()
 guard.install()

@@ -60,8 +60,10 @@ class History(ABC):
     # -- backend -----------------------------------------------------------------------------
 
     @abstractmethod
-    def session(self, write: bool = False) -> AbstractContextManager[Session]:
-        """A connection in a transaction; ``write`` takes the write lock up front (SQLite)."""
+    def session(self, write: bool = False, atomic: bool = True) -> AbstractContextManager[Session]:
+        """A connection for a few statements. ``write`` sessions are one transaction (SQLite takes
+        its write lock up front); ``atomic=False`` says the block is one statement, atomic on its
+        own, so PostgreSQL may skip BEGIN/COMMIT (two round trips of the hot path)."""
 
     @abstractmethod
     def _migration_session(self) -> AbstractContextManager[Session]:
@@ -138,7 +140,7 @@ class History(ABC):
             "finished_at": None,
             "error": None,
         }
-        with self.session(write=True) as s:
+        with self.session(write=True, atomic=False) as s:
             # A re-run of the same job (RQ retry) restarts its row but keeps its items.
             s.upsert("runs", [row], RUN_PK)
 
@@ -148,7 +150,7 @@ class History(ABC):
         rows = [{"run_id": run_id, **vars(item)} for item in items]
         if not rows:
             return
-        with self.session(write=True) as s:
+        with self.session(write=True, atomic=False) as s:
             s.upsert("run_items", rows, ITEM_PK)
 
     def finish_run(
@@ -171,7 +173,7 @@ class History(ABC):
         if cursor_after is not None:
             update["cursor_after"] = cursor_after
         update.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
-        with self.session(write=True) as s:
+        with self.session(write=True, atomic=False) as s:
             if not s.update("runs", {"run_id": run_id}, update):
                 raise LookupError(f"no run {run_id!r} in the history")
 
@@ -254,7 +256,7 @@ class History(ABC):
         if not keep_days:
             return None
         now = datetime.now(UTC)
-        with self.session(write=True) as s:
+        with self.session(write=True, atomic=False) as s:
             claimed = s.execute(
                 "INSERT INTO history_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                 "SET value = excluded.value WHERE history_meta.value < ?",

@@ -8,6 +8,7 @@ transaction-scoped advisory lock, so processes starting together migrate once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,11 @@ CONNECT_TIMEOUT_S = 5
 POOL_MAX = 10
 # Wait this long for a pooled connection (all busy, or the server gone) before failing the call.
 POOL_TIMEOUT_S = 30.0
+# Bind parameters per statement (PostgreSQL's limit is 65535).
+MAX_PARAMS = 30000
+# A pooled connection used this recently is lent without a test query (a round trip on the hot
+# path); one idle for longer is tested first, so a restarted server's dead connections are dropped.
+CHECK_IDLE_S = 30.0
 TYPES = {str: 'TEXT COLLATE "C"', int: "BIGINT", float: "DOUBLE PRECISION"}
 # Any constant identifies our lock; the schema in use is hashed in so test schemas don't queue.
 LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('syncsvc.history.migrate:' || coalesce(current_schema(), '')))"
@@ -64,24 +70,23 @@ class PgSession:
         return self.conn.execute(query, list(args))
 
     def upsert(self, table: str, rows: Sequence[dict[str, Any]], pk: tuple[str, ...]) -> None:
+        """One multi-row INSERT ... ON CONFLICT per chunk: one round trip, atomic by itself."""
         cols = list(rows[0])
         rest = [c for c in cols if c not in pk]
-        action = (
-            sql.SQL("DO UPDATE SET ")
-            + sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in rest)
-            if rest
-            else sql.SQL("DO NOTHING")
-        )
-        query = sql.SQL("INSERT INTO {t} ({cols}) VALUES ({marks}) ON CONFLICT ({pk}) {action}").format(
-            t=sql.Identifier(table),
-            cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-            marks=sql.SQL(", ").join(sql.Placeholder() * len(cols)),
-            pk=sql.SQL(", ").join(map(sql.Identifier, pk)),
-            action=action,
-        )
-        with self.conn.cursor() as cur:
-            # psycopg pipelines executemany: one round trip for the batch, not one per row.
-            cur.executemany(query, [tuple(r[c] for c in cols) for r in rows])
+        sets = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in rest)
+        action = sql.SQL("DO UPDATE SET ") + sets if rest else sql.SQL("DO NOTHING")
+        row_marks = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+        per_statement = max(1, MAX_PARAMS // len(cols))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            query = sql.SQL("INSERT INTO {t} ({cols}) VALUES {values} ON CONFLICT ({pk}) {action}").format(
+                t=sql.Identifier(table),
+                cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+                values=sql.SQL(", ").join([row_marks] * len(chunk)),
+                pk=sql.SQL(", ").join(map(sql.Identifier, pk)),
+                action=action,
+            )
+            self._run(query, [r[c] for r in chunk for c in cols])
 
     def update(self, table: str, pk: dict[str, Any], values: dict[str, Any]) -> int:
         query = sql.SQL("UPDATE {t} SET {sets} WHERE {where}").format(
@@ -171,6 +176,7 @@ class PostgresHistory(History):
 
     def __init__(self, url: str, migrate: bool = True, pool_max: int = POOL_MAX) -> None:
         self.url = url
+        self._last_used: dict[int, float] = {}  # id(connection) -> monotonic time it was returned
         # One direct connection first: a bad URL or a dead server fails here with the server's
         # own one-line reason, instead of as a pool timeout 30 s later.
         try:
@@ -183,9 +189,9 @@ class PostgresHistory(History):
             max_size=pool_max,
             open=False,
             timeout=POOL_TIMEOUT_S,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
-            # A restarted server leaves dead connections in the pool: test each one as it is lent.
-            check=ConnectionPool.check_connection,
+            # Autocommit: sessions open a transaction only when they need one (see session()).
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True},
+            check=self._check,
             name="syncsvc-history",
         )
         try:
@@ -203,26 +209,39 @@ class PostgresHistory(History):
     def describe(self) -> str:
         return f"postgresql {redact(self.url)}"
 
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        if time.monotonic() - self._last_used.get(id(conn), 0.0) > CHECK_IDLE_S:
+            ConnectionPool.check_connection(conn)
+
     @contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in a transaction: committed when the block ends cleanly, rolled back
-        otherwise. A lost server becomes HistoryUnavailable (one line, no password)."""
+        """A pooled (autocommit) connection. A lost server becomes HistoryUnavailable (one line,
+        no password)."""
         try:
             with self._pool.connection(timeout=timeout) as conn:
-                yield conn
+                try:
+                    yield conn
+                finally:
+                    self._last_used[id(conn)] = time.monotonic()
         except PoolTimeout:
             raise HistoryUnavailable(f"PostgreSQL history at {redact(self.url)}: no free connection in time") from None
         except psycopg.OperationalError as exc:
             raise HistoryUnavailable(f"PostgreSQL history at {redact(self.url)}: {_one_line(exc)}") from None
 
     @contextmanager
-    def session(self, write: bool = False) -> Iterator[PgSession]:
+    def session(self, write: bool = False, atomic: bool = True) -> Iterator[PgSession]:
+        # Reads run statement by statement: under READ COMMITTED a transaction would not give
+        # them one snapshot anyway. Writes of several statements are one transaction.
         with self._connection() as conn:
-            yield PgSession(conn)
+            if write and atomic:
+                with conn.transaction():
+                    yield PgSession(conn)
+            else:
+                yield PgSession(conn)
 
     @contextmanager
     def _migration_session(self) -> Iterator[PgSession]:
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
             conn.execute(LOCK_SQL)  # held until this transaction ends
             yield PgSession(conn)
 
@@ -235,7 +254,7 @@ class PostgresHistory(History):
             return int(got[0]) if got else 0
 
     def check(self, timeout_s: float) -> dict[str, Any]:
-        with self._connection(timeout_s) as conn:
+        with self._connection(timeout_s) as conn, conn.transaction():
             conn.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
             row = conn.execute(
                 "SELECT pg_is_in_recovery(), (SELECT coalesce(max(version), 0) FROM schema_version)"

@@ -175,7 +175,7 @@ class SqliteHistory(History):
                 db.close()
 
     @contextmanager
-    def session(self, write: bool = False) -> Iterator[SqliteSession]:
+    def session(self, write: bool = False, atomic: bool = True) -> Iterator[SqliteSession]:
         check_writable(self.path)  # reads write WAL read marks too
         try:
             with self._connection() as db:
