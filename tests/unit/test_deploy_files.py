@@ -125,11 +125,14 @@ def test_compose_postgres_profile_holds_the_history_when_asked() -> None:
     for name in ("web", "worker"):
         # Without the profile the app must still start: the dependency is optional, the URL empty.
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
-        env = {k: interpolate(str(v), {"SYNC_API_TOKEN": "t"}) for k, v in services[name]["environment"].items()}
+        env = {
+            k: interpolate(str(v), {"SYNC_API_TOKEN": "t", "REDIS_PASSWORD": "p"})
+            for k, v in services[name]["environment"].items()
+        }
         assert env["SYNC_HISTORY_URL"] == ""
         url = "postgresql://syncsvc:pw@postgres:5432/syncsvc"
         env = {
-            k: interpolate(str(v), {"SYNC_API_TOKEN": "t", "SYNC_HISTORY_URL": url})
+            k: interpolate(str(v), {"SYNC_API_TOKEN": "t", "REDIS_PASSWORD": "p", "SYNC_HISTORY_URL": url})
             for k, v in services[name]["environment"].items()
         }
         assert env["SYNC_HISTORY_URL"] == url
