@@ -25,6 +25,7 @@ from typing import Any
 
 import backoff
 
+from syncsvc import metrics
 from syncsvc.domain.errors import (
     ConfigError,
     PermanentError,
@@ -35,6 +36,7 @@ from syncsvc.domain.errors import (
     error_class,
 )
 from syncsvc.domain.model import OUTCOMES, ItemRecord, Plan, utcnow
+from syncsvc.logsetup import current_fields
 from syncsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,6 +198,8 @@ def _attempt_item(item: Item, handler: Handler, settings: Settings, stop: thread
             extra={"key": item.key, "attempt": details["tries"], "delay_s": round(details["wait"], 3),
                    "reason": error_class(exc) if exc else None},
         )  # fmt: skip
+        sync_type = str(current_fields().get("sync_type", ""))
+        metrics.inc("retries_total", sync_type=sync_type, reason=error_class(exc) if exc else "unknown")
 
     @backoff.on_exception(
         backoff.expo, (TransientError, SessionExpired), max_tries=settings.max_attempts, factor=settings.retry_base_s,

@@ -20,6 +20,7 @@ from jobs.engine import Engine, Recorder, Reporter
 from jobs.prepare import Prepared, RunContext
 from jobs.scope import iso_or_none
 from jobs.upserts import Upserts
+from syncsvc import metrics
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
@@ -83,7 +84,7 @@ def run_sync(
     publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure."""
-    with bound(run_id=run_id, sync_type=request.sync_type):
+    with bound(run_id=run_id, sync_type=request.sync_type), metrics.collecting(conn, settings.key_prefix):
         return _run_sync(request, settings, conn, run_id, publish)
 
 
@@ -159,6 +160,7 @@ def _run_sync(
         }
         history.finish_run(run_id, "finished", counts, summary=summary, cursor_after=cursor_after)
         reporter.set_phase("done")
+        metrics.record_run(conn, settings.key_prefix, sync_type, "finished", counts)
         log.info(
             "%s run %s finished in %.1f s: %s", sync_type, run_id, summary["durationSeconds"],
             ", ".join(f"{k} {counts[k]}" for k in counts),
@@ -174,6 +176,7 @@ def _run_sync(
             counts = {}
             log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)
         reporter.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        metrics.record_run(conn, settings.key_prefix, sync_type, "failed", counts)
         log.error(
             "%s run %s failed after %.1f s: %s", sync_type, run_id, time.monotonic() - started,
             f"{type(exc).__name__}: {exc}"[:500],

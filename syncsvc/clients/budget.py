@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import redis
 
+from syncsvc import metrics
+
 log = logging.getLogger(__name__)
 
 _ACQUIRE = """
@@ -83,6 +85,7 @@ class KatanaBudget:
             if time.monotonic() - started + wait_ms / 1000 > deadline_s:
                 raise TimeoutError(f"Katana budget still exhausted after {deadline_s:.0f} s")
             if not waited:
+                metrics.inc("katana_budget_waits_total")
                 log.info(
                     "Katana request budget used up: waiting %.1f s", wait_ms / 1000,
                     extra={"delay_s": round(wait_ms / 1000, 3), "reason": "katana_budget"},

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from syncsvc import metrics
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.domain.errors import AccessRefused, RateLimited, RunAborted, TransientError, Unavailable
 from syncsvc.net import pinned_session
@@ -93,10 +94,16 @@ class KatanaClient:
         if self.heartbeat is not None:
             self.heartbeat()
         self.requests_sent += 1
+        resource = path.strip("/").split("/")[0] or "root"
+        started = time.perf_counter()
         try:
             resp = self.http.get(f"{self.base_url}/{path.lstrip('/')}", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
+            metrics.inc("katana_requests_total", resource=resource, status="error")
+            metrics.observe("katana_request_seconds", time.perf_counter() - started, resource=resource)
             raise TransientError(f"Katana GET {path}: {type(exc).__name__}") from exc
+        metrics.inc("katana_requests_total", resource=resource, status=str(resp.status_code))
+        metrics.observe("katana_request_seconds", time.perf_counter() - started, resource=resource)
         remaining = resp.headers.get("X-Ratelimit-Remaining")
         if remaining is not None and remaining.strip().lstrip("-").isdigit():
             self.budget.observe_remaining(int(remaining))
@@ -104,6 +111,7 @@ class KatanaClient:
             self.rate_limited += 1
             wait = _retry_after(resp.headers.get("Retry-After"))
             self.budget.cool_down(wait)
+            metrics.inc("katana_rate_limited_total")
             log.warning(
                 "Katana answered 429 for %s: waiting %.1f s (Retry-After)", path, wait,
                 extra={"delay_s": wait, "reason": "katana_429"},

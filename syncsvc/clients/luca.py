@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ import redis
 import requests
 from requests.adapters import HTTPAdapter
 
+from syncsvc import metrics
 from syncsvc.clients.luca_protocol import classify
 from syncsvc.clients.luca_session import LucaSession, SessionStore
 from syncsvc.domain.convert import as_int
@@ -75,6 +77,20 @@ class LucaClient:
         if cookies:
             hdrs["Cookie"] = cookies
         self.requests_sent += 1
+        started = time.perf_counter()
+        result = "error"
+        try:
+            resp = self._send(action, body, hdrs)
+            result = "ok" if resp.status_code == 200 else f"http_{resp.status_code}"
+            return resp
+        except ReplyTimeout:
+            result = "timeout"
+            raise
+        finally:
+            metrics.inc("luca_requests_total", action=action, result=result)
+            metrics.observe("luca_request_seconds", time.perf_counter() - started, action=action)
+
+    def _send(self, action: str, body: Mapping[str, Any], hdrs: dict[str, str]) -> requests.Response:
         try:
             return self.http.post(f"{self.base_url}/{action}", json=dict(body), headers=hdrs, timeout=self.timeout)
         except requests.ConnectTimeout as exc:  # never sent: nothing can commit later
@@ -142,6 +158,7 @@ class LucaClient:
         )
         if "@message" not in changed and "message" not in changed:
             raise TransientError(f"Luca branch selection: unexpected reply {str(changed)[:120]}")
+        metrics.inc("luca_logins_total")
         log.info(
             "Logged in to Luca as %s (org %s), branch %d; %s",
             s.luca_username,

@@ -17,7 +17,7 @@ from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
 from syncsvc.store.redis_conn import api_client, redact_url, require_authentication, resolve_redis
-from syncsvc.web import auth, dashboard
+from syncsvc.web import auth, dashboard, metrics_view
 from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
 from syncsvc.web.service import Service
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(api_bp)
     dashboard.mount(app, redis_url, settings)
     _health_routes(app, svc)
+    metrics_view.install(app, svc.redis, settings)
     _error_handlers(app, svc)
     return app
 
