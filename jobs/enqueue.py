@@ -24,6 +24,7 @@ from rq import Queue, Retry
 from syncsvc.domain.model import RunRequest, utcnow
 from syncsvc.settings import Settings
 from syncsvc.store.cursors import Cursors
+from syncsvc.store.pending import PendingEvents
 from syncsvc.store.serializer import PlainPickleSerializer
 
 QUEUE_NAME = "sync"
@@ -139,6 +140,39 @@ def start_sync(
         conn.delete(state_log_key(settings, job_id))
         raise
     conn.eval(_CONFIRM, 1, key, job_id)
+    return job_id
+
+
+DRAIN_RESULT_TTL_S = 3600
+"""Drains are many and small: their results stay an hour (their runs stay in the history)."""
+
+
+def start_drain(conn: redis.Redis, settings: Settings, sync_type: str, job_function: str = JOB_FUNCTION) -> str | None:
+    """Make sure one drain of the type's webhook events is queued. Returns the new job's id, or
+    None when a drain is already queued (it will take these events too). Drains don't take the
+    start claim: they never answer 409 to a webhook and never stop an operator's run; the run
+    lock keeps them from running beside another run of their type."""
+    pending = PendingEvents(conn, settings.key_prefix, sync_type)
+    job_id = uuid.uuid4().hex
+    if not pending.claim_drain(job_id):
+        return None
+    request = RunRequest(sync_type, trigger="webhook", mode="drain")
+    try:
+        log_state(conn, settings, job_id, "QUEUED")
+        sync_queue(conn).enqueue(
+            job_function,
+            request.to_job(),
+            job_id=job_id,
+            job_timeout=settings.job_timeout_s,
+            result_ttl=DRAIN_RESULT_TTL_S,
+            failure_ttl=FAILURE_TTL_S,
+            retry=RETRY,
+            description=request.description,
+        )
+    except BaseException:
+        pending.release_drain(job_id)
+        conn.delete(state_log_key(settings, job_id))
+        raise
     return job_id
 
 

@@ -17,6 +17,7 @@ import redis
 
 from jobs.continuity import close_scope, open_scope
 from jobs.engine import Engine, Recorder, Reporter
+from jobs.enqueue import start_drain
 from jobs.prepare import Prepared, RunContext
 from jobs.scope import iso_or_none
 from jobs.upserts import Upserts
@@ -24,14 +25,15 @@ from syncsvc import metrics
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
-from syncsvc.domain.errors import HistoryUnavailable
+from syncsvc.domain.errors import AlreadyRunning, HistoryUnavailable
 from syncsvc.domain.model import OUTCOMES, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.logsetup import bound
 from syncsvc.settings import Settings
-from syncsvc.store.cache import IdCache
+from syncsvc.store.cache import IdCache, as_str
 from syncsvc.store.history import History, open_history
 from syncsvc.store.locks import RunLock
+from syncsvc.store.pending import PendingEvents
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,19 @@ def _run_sync(
     sync_type, limit, dry_run, trigger = request.sync_type, request.limit, request.dry_run, request.trigger
     prepare = prepare_of(sync_type)
     started = time.monotonic()
-    lock = RunLock(conn, settings.key_prefix, sync_type, run_id)
-    lock.acquire()
+    drain = request.mode == "drain"
+    lock = RunLock(conn, settings.key_prefix, sync_type, f"{DRAIN_LOCK_PREFIX}{run_id}" if drain else run_id)
+    if drain:
+        # From now on new events queue the next drain: this one may already have taken its set.
+        PendingEvents(conn, settings.key_prefix, sync_type).release_drain(run_id)
+    try:
+        _acquire(lock, drain)
+    except AlreadyRunning as exc:
+        if not drain:
+            raise
+        # The run holding the lock starts a drain itself when it ends if events are pending.
+        log.info("%s drain %s deferred: %s", sync_type, run_id, exc)
+        return {"runId": run_id, "syncType": sync_type, "mode": "drain", "deferred": True, "reason": str(exc)}
     try:
         history = open_history(settings)
     except BaseException as exc:
@@ -190,6 +203,35 @@ def _run_sync(
         ctx.luca.close()
         _retention(history, settings)
         history.close()
+        _drain_leftovers(conn, settings, sync_type, dry_run)
+
+
+DRAIN_LOCK_PREFIX = "drain-"
+"""Run-lock values of webhook drains: other runs wait for a drain (seconds) instead of failing."""
+DRAIN_WAIT_S = 60.0
+"""How long a full or incremental run waits for a drain holding its type's lock."""
+
+
+def _acquire(lock: RunLock, drain: bool) -> None:
+    try:
+        lock.acquire()
+    except AlreadyRunning:
+        holder = lock.conn.get(lock.key)
+        if drain or holder is None or not as_str(holder).startswith(DRAIN_LOCK_PREFIX):
+            raise
+        lock.acquire(wait_s=DRAIN_WAIT_S)
+
+
+def _drain_leftovers(conn: redis.Redis, settings: Settings, sync_type: str, dry_run: bool) -> None:
+    """Webhook events that arrived while this run held the lock (a drain that found it busy
+    stepped aside): queue a drain for them now. Never fails the run."""
+    if dry_run:
+        return
+    try:
+        if PendingEvents(conn, settings.key_prefix, sync_type).size():
+            start_drain(conn, settings, sync_type)
+    except Exception:  # noqa: BLE001 - the next event or scheduled run picks them up
+        log.warning("could not queue a drain for pending %s webhook events", sync_type, exc_info=True)
 
 
 def _retention(history: History, settings: Settings) -> None:

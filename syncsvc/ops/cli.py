@@ -17,9 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syncsvc.domain.errors import ConfigError, HistoryUnavailable
+from syncsvc.clients.katana_webhooks import WebhookAdmin
+from syncsvc.domain.errors import ConfigError, HistoryUnavailable, TransientError
 from syncsvc.domain.model import RUN_STATUSES
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
+from syncsvc.domain.webhooks import SUBSCRIBED_EVENTS
 from syncsvc.logsetup import configure, install_mask
 from syncsvc.net import bind_host, is_loopback_host
 from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
@@ -94,6 +96,66 @@ def start(sync_type: str, limit: int | None, dry_run: bool, wait: bool, timeout:
 def status(job_id: str) -> None:
     """Show one job: state, progress, result or error, state history (JSON)."""
     console.print_json(json.dumps(api(load_settings()).job(job_id)))
+
+
+@main.group()
+def webhooks() -> None:
+    """Manage this service's webhook in Katana (KATANA_BASE_URL, KATANA_API_KEY)."""
+
+
+def _webhook_admin(settings: Settings) -> WebhookAdmin:
+    return WebhookAdmin(settings.katana_base_url, settings.katana_api_key, settings.katana_timeout_s)
+
+
+@webhooks.command("register")
+@click.argument("url")
+def webhooks_register(url: str) -> None:
+    """Ask Katana to notify URL (…/api/webhooks/katana) of product, variant and order changes."""
+    settings = load_settings()
+    if not url.rstrip("/").endswith("/api/webhooks/katana"):
+        raise ConfigError(f"URL must be this service's webhook endpoint, ending in /api/webhooks/katana; got {url}")
+    admin = _webhook_admin(settings)
+    try:
+        hook = admin.register(url, SUBSCRIBED_EVENTS, "syncsvc: Katana -> Luca")
+    except TransientError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        admin.close()
+    click.echo(f"registered webhook {hook['id']} -> {hook['url']}")
+    click.echo(f"events: {', '.join(hook['subscribed_events'])}")
+    click.echo("Configure the web process with this token (keep the old one, comma-separated, while rotating):")
+    click.echo(f"KATANA_WEBHOOK_TOKEN={hook['token']}")
+
+
+@webhooks.command("list")
+def webhooks_list() -> None:
+    """List the webhooks registered in Katana (tokens are not shown)."""
+    admin = _webhook_admin(load_settings())
+    try:
+        hooks = admin.list()
+    except TransientError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        admin.close()
+    table = Table("id", "enabled", "url", "events")
+    for hook in hooks:
+        table.add_row(str(hook["id"]), "yes" if hook.get("enabled") else "no", hook["url"],
+                      str(len(hook.get("subscribed_events") or [])))  # fmt: skip
+    console.print(table if hooks else "no webhooks registered")
+
+
+@webhooks.command("delete")
+@click.argument("hook_id", type=click.IntRange(min=1))
+def webhooks_delete(hook_id: int) -> None:
+    """Delete webhook HOOK_ID in Katana (the scheduled runs keep Luca in step without it)."""
+    admin = _webhook_admin(load_settings())
+    try:
+        admin.delete(hook_id)
+    except TransientError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        admin.close()
+    click.echo(f"deleted webhook {hook_id}")
 
 
 @main.group(invoke_without_command=True)

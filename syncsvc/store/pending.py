@@ -37,6 +37,28 @@ class PendingEvents:
         self.conn = conn
         self.key = f"{prefix}:pending:{sync_type}"
         self.inflight_key = f"{self.key}:inflight"
+        self.queued_key = f"{prefix}:drain:{sync_type}:queued"
+
+    # -- the one queued drain ------------------------------------------------------------------
+    # ``...:drain:<TYPE>:queued`` holds the id of a drain job that is queued and has not started:
+    # while it exists every event just joins the pending set (a burst of 1,000 deliveries is one
+    # job). The drain deletes it when it starts, so events from then on queue the next drain.
+
+    def claim_drain(self, job_id: str, ttl_s: int = 600) -> bool:
+        return bool(self.conn.set(self.queued_key, job_id, nx=True, ex=ttl_s))
+
+    def release_drain(self, job_id: str | None = None) -> None:
+        if job_id is None:
+            self.conn.delete(self.queued_key)
+        else:
+            self.conn.eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                1, self.queued_key, job_id,
+            )  # fmt: skip
+
+    def queued_drain(self) -> str | None:
+        raw = self.conn.get(self.queued_key)
+        return as_str(raw) if raw is not None else None
 
     def add(self, refs: Iterable[str], at_ms: int | None = None) -> int:
         """Record refs; returns how many were new (0 = every one was already pending)."""

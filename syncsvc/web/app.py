@@ -21,6 +21,7 @@ from syncsvc.web import auth, dashboard, metrics_view
 from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
 from syncsvc.web.service import Service
+from syncsvc.web.webhooks import bp as webhooks_bp
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
             abort(404)
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(webhooks_bp)
     dashboard.mount(app, redis_url, settings)
     _health_routes(app, svc)
     metrics_view.install(app, svc.redis, settings)

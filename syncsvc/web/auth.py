@@ -22,7 +22,13 @@ from flask import Flask, Response, jsonify, request
 PROTECTED_PREFIXES = ("/api/", "/rq")
 
 
+WEBHOOK_PATHS = ("/api/webhooks/katana",)
+"""Signed by Katana (HMAC, checked by the route itself): no bearer token."""
+
+
 def _is_protected(path: str) -> bool:
+    if path in WEBHOOK_PATHS:
+        return False
     return path == "/api" or path == "/rq" or path.startswith(PROTECTED_PREFIXES)
 
 
