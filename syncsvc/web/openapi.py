@@ -333,6 +333,63 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "OpenAPI 3.1 JSON"}, "401": _COMMON["401"]},
             }
         },
+        "/api/webhooks/katana": {
+            "post": {
+                "summary": "Katana change notification (signed by Katana; no bearer token)",
+                "description": "x-sha2-signature = hex HMAC-SHA256 of the raw body with a token from "
+                "KATANA_WEBHOOK_TOKEN. Records the changed record in its type's pending set and queues "
+                "one drain job; never calls Katana or Luca.",
+                "security": [],
+                "parameters": [
+                    {"name": "x-sha2-signature", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "X-Katana-Retry-Num", "in": "header", "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["action", "object"],
+                                "properties": {
+                                    "resource_type": {"type": "string"},
+                                    "action": {"type": "string", "examples": ["variant.updated"]},
+                                    "webhook_id": {"type": ["integer", "string"]},
+                                    "object": {
+                                        "type": "object",
+                                        "required": ["id"],
+                                        "properties": {
+                                            "id": {"type": ["integer", "string"]},
+                                            "status": {"type": ["string", "null"]},
+                                            "href": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "success": {"const": True},
+                                "queued": {"type": "boolean", "description": "false: ignored or already pending"},
+                                "syncType": {"enum": list(SYNC_TYPES)},
+                                "ref": {"type": "string"},
+                                "drainJob": {"type": ["string", "null"]},
+                            },
+                        },
+                        "Acknowledged",
+                    ),
+                    "400": _error("Not a Katana webhook payload; nothing recorded"),
+                    "401": _error("Bad or missing signature; nothing recorded"),
+                    "413": _error("Body over 1 MB"),
+                    "503": _error("KATANA_WEBHOOK_TOKEN not set (webhooks off), or Redis unavailable"),
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Liveness: the process answers (no auth, no dependencies)",

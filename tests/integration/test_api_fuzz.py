@@ -23,7 +23,8 @@ from tests.service_fixtures import AUTH, make_app, make_settings
 
 @pytest.fixture
 def app(redis_url: str, tmp_path: Path) -> Iterator[Flask]:
-    yield make_app(make_settings(redis_url, tmp_path))
+    # A webhook token, so the webhook route answers 401/400 to fuzzed deliveries (503 = turned off).
+    yield make_app(make_settings(redis_url, tmp_path, katana_webhook_tokens=("fuzz-webhook-token",)))
 
 
 # The document the service publishes at /api/openapi.json. (schemathesis' lazy from_fixture loader
