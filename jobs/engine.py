@@ -70,6 +70,8 @@ class Done:
     outcome: str
     luca_id: int | None = None
     message: str | None = None
+    # Dry runs: JSON {"field": [old, new]} of what a real run would write.
+    diff: str | None = None
 
 
 Handler = Callable[[Plan, ItemState], Done]
@@ -163,7 +165,16 @@ class Recorder:
             self.write(rows)
 
 
+def _identity(item: Item) -> tuple[int | None, str | None]:
+    """The Katana id and a human label (name, order number) of an item, for the console."""
+    if item.plan is not None:
+        return item.plan.source_id, item.plan.label or None
+    _, sep, tail = item.key.partition(":")  # failed before mapping: "variant:12"
+    return (int(tail) if sep and tail.isascii() and tail.isdigit() and len(tail) < 19 else None), None
+
+
 def _record(item: Item, done: Done | None, exc: BaseException | None) -> ItemRecord:
+    katana_id, label = _identity(item)
     if exc is not None:
         return ItemRecord(
             item.key,
@@ -173,6 +184,8 @@ def _record(item: Item, done: Done | None, exc: BaseException | None) -> ItemRec
             error_class=error_class(exc),
             message=str(exc)[:1000],
             finished_at=utcnow(),
+            katana_id=katana_id,
+            label=label,
         )
     assert done is not None
     return ItemRecord(
@@ -183,6 +196,9 @@ def _record(item: Item, done: Done | None, exc: BaseException | None) -> ItemRec
         attempts=item.state.attempts,
         message=done.message,
         finished_at=utcnow(),
+        katana_id=katana_id,
+        label=label,
+        diff=done.diff,
     )
 
 

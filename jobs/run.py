@@ -140,7 +140,10 @@ def _run_sync(
         "mode": scope.mode,
         **({"keys": list(request.keys)} if request.keys else {}),
     }
-    history.start_run(run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor))
+    history.start_run(
+        run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor),
+        parent_run_id=request.parent_run_id,
+    )  # fmt: skip
     log.info(
         "%s run %s started (trigger %s, mode %s, limit %s, dry run %s)", sync_type, run_id, trigger, scope.mode,
         limit, dry_run, extra={"trigger": trigger, "mode": scope.mode, "limit": limit, "dry_run": dry_run},

@@ -283,6 +283,20 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
     return settings
 
 
+MIN_TOKEN_CHARS = 16
+"""A token guessable in a few tries protects nothing on a 0.0.0.0 bind. Checked where the token is
+served (the web app and ``syncsvc serve``), not where it is presented (the CLI as a client)."""
+
+
+def check_api_token(token: str | None) -> None:
+    """Refuse a configured token that is too short (None = no token: loopback-only service)."""
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"SYNC_API_TOKEN must be at least {MIN_TOKEN_CHARS} characters (got {len(token)}); "
+            'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+
+
 def _check(s: Settings) -> None:
     if "{id}" not in s.customer_code_template:
         raise ConfigError("SYNC_CUSTOMER_CODE_TEMPLATE must contain {id}, e.g. KTN-{id}")

@@ -104,6 +104,19 @@ def install(app: Flask, sim: Simulator) -> None:
             records = [dict(i) for _, i in sorted(sim.store.invoices.items())]
         return jsonify({"count": len(records), "records": records})
 
+    @app.route("/_admin/stock_cards/<int:card_id>", methods=["PATCH", "DELETE"])
+    def mutate_card(card_id: int) -> Any:
+        """Change or delete a card behind the service's back (drift and reconciliation tests)."""
+        if card_id not in sim.store.cards:
+            return jsonify({"error": f"no stock card {card_id}"}), 404
+        if request.method == "DELETE":
+            sim.store.delete_card(card_id)
+            return jsonify({"deleted": card_id})
+        body = _body()
+        if not isinstance(body, dict):
+            return _bad("body must be a JSON object of fields")
+        return jsonify(sim.store.update_card(card_id, body))
+
     @app.post("/_admin/seed/stock_cards")
     def seed_cards() -> Any:
         return _seed(sim, "stock_cards")

@@ -68,10 +68,12 @@ class RunRequest:
     # A targeted run of these records only: Katana refs (``variant:5``, ``order:9``) or keys of
     # failed items in the retry set (jobs/scope.py).
     keys: tuple[str, ...] | None = None
+    # The run whose failed items this run retries (the history links both ways).
+    parent_run_id: str | None = None
 
     # JSON field name -> attribute. New fields (parentRunId) go here and in the class.
     FIELDS = {"syncType": "sync_type", "limit": "limit", "dryRun": "dry_run", "trigger": "trigger", "mode": "mode",
-              "keys": "keys"}  # fmt: skip
+              "keys": "keys", "parentRunId": "parent_run_id"}  # fmt: skip
     MAX_KEYS = 1000
 
     def __post_init__(self) -> None:
@@ -99,11 +101,16 @@ class RunRequest:
                     f"keys must be a list of 1 to {self.MAX_KEYS} item keys or Katana refs (variant:ID), "
                     f"got {_show(keys)}"
                 )
+        parent = self.parent_run_id
+        if parent is not None and (not isinstance(parent, str) or not 0 < len(parent) <= 128):
+            raise InvalidRequest(f"parentRunId must be a run id, got {_show(parent)}")
 
     def to_job(self) -> dict[str, Any]:
         """The job argument: JSON-compatible values only (any RQ serializer carries them)."""
         out = {name: getattr(self, attr) for name, attr in self.FIELDS.items()}
         out["keys"] = list(self.keys) if self.keys is not None else None
+        if self.parent_run_id is None:
+            del out["parentRunId"]  # absent rather than null: the usual job carries no parent
         return out
 
     @classmethod
@@ -176,3 +183,8 @@ class ItemRecord:
     error_class: str | None = None
     message: str | None = None
     finished_at: str = ""
+    katana_id: int | None = None
+    # What a person recognises: product name, customer name or order number.
+    label: str | None = None
+    # Dry runs: JSON {"field": [old, new]} of what a real run would write.
+    diff: str | None = None

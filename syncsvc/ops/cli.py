@@ -27,7 +27,7 @@ from syncsvc.net import bind_host, is_loopback_host
 from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
 from syncsvc.ops.procs import Children, web_argv, worker_argv
 from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
-from syncsvc.settings import Settings, from_env, secrets_of
+from syncsvc.settings import Settings, check_api_token, from_env, secrets_of
 from syncsvc.store.history import History, is_postgres_url, open_history
 from syncsvc.store.history.export import Copied, copy_history
 from syncsvc.store.redis_conn import export_url, redact_url, resolve_redis
@@ -260,6 +260,7 @@ def _foreground(name: str, argv: list[str], settings: Settings) -> None:
 def serve(bind: str | None) -> None:
     """Serve the API and /rq with gunicorn (threads)."""
     settings = load_settings()
+    check_api_token(settings.sync_api_token)
     bind = bind or settings.bind
     if settings.sync_api_token is None:
         if not is_loopback_host(bind_host(bind)):

@@ -105,7 +105,7 @@ def all_finished(rows: list[tuple[str, dict[str, Any]]]) -> bool:
 def print_urls(console: Console, urls: DemoUrls, token: str) -> None:
     console.print()
     console.print(f"API          {urls.api}/api/openapi.json   (header: Authorization: Bearer {token})")
-    console.print(f"Dashboard    {urls.api}/rq/   (browser login: any user name, password = the token)")
+    console.print(f"Console      {urls.api}/   (sign in with the token; queue dashboard at {urls.api}/rq/)")
     console.print(f"History      {urls.api}/api/sync/history")
     console.print(f"Try          curl -H 'Authorization: Bearer {token}' {urls.api}/api/sync/history")
     console.print(f"Simulators   Katana {urls.katana}/v1   Luca {urls.luca}/Yetki")

@@ -1,4 +1,4 @@
-"""The Flask application factory: JSON API, health probes and rq-dashboard, behind one token."""
+"""The Flask application factory: JSON API, console, health probes and rq-dashboard, behind one token."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
 from syncsvc.store.redis_conn import api_client, redact_url, require_authentication, resolve_redis
-from syncsvc.web import auth, dashboard, metrics_view
+from syncsvc.web import auth, console, dashboard, metrics_view, security
 from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
+from syncsvc.web.retry_api import bp as retry_api_bp
 from syncsvc.web.service import Service
 from syncsvc.web.webhooks import bp as webhooks_bp
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.extensions["syncsvc"] = svc
 
     auth.install(app, settings.sync_api_token)
+    security.install(app, settings.public_url)
 
     @app.before_request
     def only_dashboard_instance_zero() -> None:
@@ -57,6 +59,8 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
 
     app.register_blueprint(api_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(retry_api_bp)
+    console.install(app, settings.public_url)
     dashboard.mount(app, redis_url, settings)
     _health_routes(app, svc)
     metrics_view.install(app, svc.redis, settings)

@@ -420,6 +420,13 @@ def _ready_schema() -> dict[str, Any]:
     }
 
 
+def extra_paths() -> dict[str, Any]:
+    """Routes documented next to their blueprints (failed-item retry/resolve, reconciliation)."""
+    from syncsvc.web.retry_api import openapi_paths
+
+    return openapi_paths(_json, _error, _COMMON)
+
+
 def openapi_document(server_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -427,11 +434,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "title": "syncsvc",
             "version": "0.1.0",
             "description": "Katana MRP -> Luca Koza sync service. Runs are RQ jobs on queue `sync`; "
-            "rq-dashboard is at /rq (same token; browsers may use HTTP Basic with the token as password).",
+            "rq-dashboard is at /rq and the console at / (browsers sign in at /login with the same token).",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **extra_paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "SYNC_API_TOKEN"}},
             "schemas": SCHEMAS,

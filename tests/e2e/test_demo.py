@@ -36,7 +36,7 @@ def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
         assert f"│ {sync_type}" in text
     assert text.count("FINISHED") == 3
     assert "Failed items" in text and "SKU-5" in text and "Birim yok" in text
-    assert "/rq/" in text and "password = the token" in text and "/api/sync/history" in text
+    assert "/rq/" in text and "sign in with the token" in text and "/api/sync/history" in text
     assert "Traceback" not in out.stderr
     # Children are gone: the simulator and web ports it announced are free again.
     for line in text.splitlines():

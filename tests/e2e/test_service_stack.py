@@ -47,10 +47,10 @@ def test_start_poll_conflict_finish_and_history(stack: Stack, redis_conn: redis.
     again = s.post(f"{stack.url}/api/sync/start", json={"syncType": "PRODUCT"}, timeout=5)
     assert again.status_code == 409 and again.json()["jobId"] == job_id
 
-    # The dashboard shows the running job, with Basic auth as a browser would send it.
-    page = requests.get(stack.url + f"/rq/0/view/job/{job_id}", auth=("ops", stack.env["SYNC_API_TOKEN"]), timeout=5)
+    # The dashboard shows the running job (bearer token; browsers sign in at /login instead).
+    page = s.get(stack.url + f"/rq/0/view/job/{job_id}", timeout=5)
     assert page.status_code == 200 and job_id in page.text
-    assert requests.get(stack.url + "/rq/", timeout=5).headers["WWW-Authenticate"] == 'Basic realm="syncsvc"'
+    assert requests.get(stack.url + "/rq/", timeout=5).headers["WWW-Authenticate"] == 'Bearer realm="syncsvc"'
 
     redis_conn.delete(HOLD_KEY)
     done = poll(s, job_url, lambda b: b["state"] == "FINISHED")

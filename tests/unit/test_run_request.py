@@ -69,7 +69,7 @@ def test_mode_and_keys_are_validated(data: dict[str, object], message: str) -> N
         ({"syncType": "PRODUCT", "trigger": "cron"}, f'trigger must be one of {", ".join(TRIGGERS)}, got "cron"'),
         (
             {"syncType": "PRODUCT", "dry_run": True},
-            "unknown field(s) dry_run; allowed fields: syncType, limit, dryRun, trigger, mode, keys",
+            "unknown field(s) dry_run; allowed fields: syncType, limit, dryRun, trigger, mode, keys, parentRunId",
         ),
         (["PRODUCT"], "a run request must be an object, got list"),
     ],
@@ -83,3 +83,14 @@ def test_a_bad_request_is_refused_in_one_line_naming_the_field(data: Any, messag
 def test_trusted_code_is_validated_too() -> None:
     with pytest.raises(InvalidRequest, match="limit must be a positive integer"):
         RunRequest("PRODUCT", limit=-1)
+
+
+def test_a_targeted_retry_request_round_trips_with_its_keys_and_parent() -> None:
+    req = RunRequest("PRODUCT", trigger="retry", keys=("variant:12", "SKU-1"), parent_run_id="abc")
+    data = req.to_job()
+    assert data["keys"] == ["variant:12", "SKU-1"] and data["parentRunId"] == "abc"
+    assert RunRequest.from_job(data) == req
+    assert req.description == "PRODUCT sync (2 record(s))"
+    for bad in ({"keys": []}, {"keys": [1]}, {"keys": "SKU-1"}, {"parentRunId": 5}):
+        with pytest.raises(InvalidRequest):
+            RunRequest.from_job({"syncType": "PRODUCT", **bad})

@@ -48,6 +48,7 @@ class Session(Protocol):
     def count(self, table: str, where: str | None = None, args: Sequence[Any] = ()) -> int: ...
     def delete(self, table: str, where: str, args: Sequence[Any] = ()) -> int: ...
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
     def apply(self, step: Step) -> None: ...
 
 
@@ -126,8 +127,10 @@ class History(ABC):
         trigger: str = "api",
         mode: str | None = None,
         cursor_before: str | None = None,
+        parent_run_id: str | None = None,
     ) -> None:
         row = {
+            "parent_run_id": parent_run_id,
             "run_id": run_id,
             "sync_type": sync_type,
             "trigger": trigger,
@@ -203,9 +206,21 @@ class History(ABC):
         return str(rows[0]["cursor_after"]) if rows else None
 
     def list_runs(
-        self, sync_type: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        sync_type: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        trigger: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        where, args = _where({"sync_type": sync_type, "status": status})
+        """Newest first. ``since``/``until`` bound ``started_at`` (ISO text, UTC; until exclusive)."""
+        where, args = _where({"sync_type": sync_type, "status": status, "trigger": trigger})
+        for clause, value in (("started_at >= ?", since), ("started_at < ?", until)):
+            if value is not None:
+                where = f"{where} AND {clause}" if where else clause
+                args.append(value)
         with self.session() as s:
             total = s.count("runs", where, args)
             rows = s.rows("runs", where, args, order_by="started_at DESC, run_id DESC", limit=limit, offset=offset)
@@ -217,9 +232,22 @@ class History(ABC):
         return _decode_run(rows[0]) if rows else None
 
     def list_items(
-        self, run_id: str, outcome: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        run_id: str,
+        outcome: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        search: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
+        """Items of a run by key; ``search`` matches key or label (SKU, name, order number),
+        case-insensitively."""
         where, args = _where({"run_id": run_id, "outcome": outcome})
+        if search:
+            # The wildcards travel in the parameter: no '%' may appear in a fragment (psycopg).
+            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            match = "LIKE ? ESCAPE '\\'"
+            where = f"{where} AND (lower(item_key) {match} OR lower(coalesce(label, '')) {match})"
+            args += [pattern, pattern]
         with self.session() as s:
             total = s.count("run_items", where, args)
             rows = s.rows("run_items", where, args, order_by="item_key", limit=limit, offset=offset)

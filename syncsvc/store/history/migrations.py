@@ -111,6 +111,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         AddColumn("runs", "cursor_after", str),
         AddColumn("runs", "gone", int, not_null_default=0),
     )),
+    Migration(4, "console: retry links, item identities, dry-run diffs, resolutions", (
+        AddColumn("runs", "parent_run_id", str),
+        AddColumn("run_items", "katana_id", int),
+        AddColumn("run_items", "label", str),
+        AddColumn("run_items", "diff", str),
+        CreateIndex("run_items", ("item_key",), "items_key"),
+        CreateIndex("runs", ("parent_run_id",), "runs_parent"),
+        CreateTable(
+            "resolutions",
+            {"sync_type": str, "item_key": str, "reason": str, "resolved_at": str, "run_id": str},
+            pk=("sync_type", "item_key"),
+            not_null=("reason", "resolved_at"),
+        ),
+    )),
 )  # fmt: skip
 
 LATEST = MIGRATIONS[-1].version

@@ -134,6 +134,10 @@ class PgSession:
     def execute(self, statement: str, args: Sequence[Any] = ()) -> int:
         return self._run(_q(statement), args).rowcount
 
+    def query(self, statement: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return list(cur.execute(_q(statement), list(args)))
+
     def apply(self, step: Step) -> None:
         if isinstance(step, CreateTable):
             cols = []

@@ -109,6 +109,9 @@ class SqliteSession:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         return int(self.db.execute(sql, list(args)).rowcount)
 
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, list(args)))
+
     def apply(self, step: Step) -> None:
         if isinstance(step, CreateTable):
             self.db.table(step.table).create(

@@ -1,0 +1,88 @@
+"""Browser tests: headless Debian Chromium driven by Playwright, against the whole service.
+
+One browser for the session (launching Chromium costs about a second), one service stack (gunicorn
++ a real ``rq worker sync`` running the real jobs against the simulators) per module. Playwright's
+own browser download is not reachable on our machines, so the browser is Debian's ``chromium``
+(``SYNC_CHROMIUM`` overrides the path). Without it the tests are skipped with one line, and with
+``CI=true`` they fail instead: CI installs it (``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from sandbox.testing import Sandbox
+from syncsvc.net import free_port, wait_http
+from syncsvc.ops.procs import Children, web_argv, worker_argv
+from tests import conftest as root
+from tests.e2e.conftest import Stack, stack_env
+from tests.redisdb import wipe
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+# Small, fixed data: the flows below need a few items of each kind, and a fast suite.
+KATANA_DATA = {"seed": 7, "products": 12, "customers": 4, "orders": 4, "variants_per_product": "1-2"}
+# Slow enough that a run's live progress can be watched, fast enough to keep the suite quick.
+LUCA_LATENCY = {"latency_ms": 60}
+
+
+def chromium_path() -> str | None:
+    configured = os.environ.get("SYNC_CHROMIUM")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    path = chromium_path()
+    if path is None:
+        message = "browser tests need Debian's chromium (apt-get install chromium), not found"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " and CI=true", pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def console_stack(sandbox_session: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real service (real jobs) on the test Redis database and the simulators."""
+    assert root._TEST_REDIS is not None
+    url = root._TEST_REDIS.url
+    conn = redis.Redis.from_url(url)
+    wipe(conn)
+    sandbox_session.reset(katana=KATANA_DATA, luca=LUCA_LATENCY)
+    tmp = tmp_path_factory.mktemp("console")
+    children = Children()
+    port = free_port()
+    env = stack_env(url, tmp, sandbox_session.katana_url, sandbox_session.luca_url, port)
+    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):
+        env.pop(test_hook)
+    env["SYNC_KEY_PREFIX"] = "console"
+    try:
+        web = children.spawn("web", web_argv(), env, log_dir=tmp / "logs")
+        worker = children.spawn("worker", worker_argv(), env, log_dir=tmp / "logs")
+        base = f"http://127.0.0.1:{port}"
+        assert wait_http(f"{base}/healthz", timeout=20), web.tail()
+        yield Stack(base, env, web, worker, env["SYNC_HISTORY_DB"])
+    finally:
+        children.stop_all()
+        wipe(conn)
+        conn.close()
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot under var/screenshots/ (the README's come from here)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
