@@ -19,10 +19,9 @@ import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from sandbox.testing import Sandbox
-from syncsvc.net import free_port, wait_http
-from syncsvc.ops.procs import Children, web_argv, worker_argv
+from syncsvc.net import free_port
 from tests import conftest as root
-from tests.e2e.conftest import Stack, stack_env
+from tests.e2e.conftest import Stack, running_stack, stack_env
 from tests.redisdb import wipe
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -62,20 +61,15 @@ def console_stack(sandbox_session: Sandbox, tmp_path_factory: pytest.TempPathFac
     wipe(conn)
     sandbox_session.reset(katana=KATANA_DATA, luca=LUCA_LATENCY)
     tmp = tmp_path_factory.mktemp("console")
-    children = Children()
     port = free_port()
     env = stack_env(url, tmp, sandbox_session.katana_url, sandbox_session.luca_url, port)
-    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):
+    for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):  # the real jobs
         env.pop(test_hook)
     env["SYNC_KEY_PREFIX"] = "console"
     try:
-        web = children.spawn("web", web_argv(), env, log_dir=tmp / "logs")
-        worker = children.spawn("worker", worker_argv(), env, log_dir=tmp / "logs")
-        base = f"http://127.0.0.1:{port}"
-        assert wait_http(f"{base}/healthz", timeout=20), web.tail()
-        yield Stack(base, env, web, worker, env["SYNC_HISTORY_DB"])
+        with running_stack(env, port, tmp / "logs") as running:
+            yield running
     finally:
-        children.stop_all()
         wipe(conn)
         conn.close()
 

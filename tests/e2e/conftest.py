@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,21 +49,28 @@ def stack_env(redis_url: str, tmp_path: Path, katana: str, luca: str, port: int)
     }
 
 
+@contextmanager
+def running_stack(env: dict[str, str], port: int, logs: Path) -> Iterator[Stack]:
+    """gunicorn and one ``rq worker sync`` with ``env``, until the block ends."""
+    children = Children()
+    try:
+        web = children.spawn("web", web_argv(), env, log_dir=logs)
+        worker = children.spawn("worker", worker_argv(), env, log_dir=logs)
+        url = f"http://127.0.0.1:{port}"
+        assert wait_http(f"{url}/healthz", timeout=20), web.tail()
+        yield Stack(url, env, web, worker, env["SYNC_HISTORY_DB"])
+    finally:
+        children.stop_all()
+
+
 @pytest.fixture
 def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
-    children = Children()
     with http_stub(404) as katana, http_stub(404) as luca:
         port = free_port()
         env = stack_env(redis_url, tmp_path, katana, luca, port)
         logs = tmp_path / "logs"
-        try:
-            web = children.spawn("web", web_argv(), env, log_dir=logs)
-            worker = children.spawn("worker", worker_argv(), env, log_dir=logs)
-            url = f"http://127.0.0.1:{port}"
-            assert wait_http(f"{url}/healthz", timeout=20), web.tail()
-            yield Stack(url, env, web, worker, env["SYNC_HISTORY_DB"])
-        finally:
-            children.stop_all()
+        with running_stack(env, port, logs) as running:
+            yield running
     assert os.path.isdir(logs)
 
 

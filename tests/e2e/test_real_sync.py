@@ -12,26 +12,18 @@ import pytest
 import requests
 
 from sandbox.testing import Sandbox
-from syncsvc.net import free_port, wait_http
-from syncsvc.ops.procs import Children, web_argv, worker_argv
-from tests.e2e.conftest import Stack, stack_env
+from syncsvc.net import free_port
+from tests.e2e.conftest import Stack, running_stack, stack_env
 
 
 @pytest.fixture
 def real_stack(redis_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Stack]:
-    children = Children()
     port = free_port()
     env = stack_env(redis_url, tmp_path, sandbox.katana_url, sandbox.luca_url, port)
     for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):  # the real jobs this time
         env.pop(test_hook)
-    try:
-        web = children.spawn("web", web_argv(), env, log_dir=tmp_path / "logs")
-        worker = children.spawn("worker", worker_argv(), env, log_dir=tmp_path / "logs")
-        url = f"http://127.0.0.1:{port}"
-        assert wait_http(f"{url}/healthz", timeout=20), web.tail()
-        yield Stack(url, env, web, worker, env["SYNC_HISTORY_DB"])
-    finally:
-        children.stop_all()
+    with running_stack(env, port, tmp_path / "logs") as running:
+        yield running
 
 
 def _finish(s: requests.Session, url: str, job_id: str, timeout: float = 120) -> dict[str, Any]:
