@@ -102,6 +102,11 @@ def test_installed_wheel_runs_outside_the_source_tree(wheel: Path, tmp_path: Pat
     assert "sync" in files[2]
     missing = subprocess.run([str(python), "-c", "import sandbox"], cwd=work, capture_output=True, text=True)
     assert missing.returncode != 0
+    # The console's templates and static files travel with the package.
+    console = _run([str(python), "-c", "import syncsvc.web.console as c, os; print(os.path.dirname(c.__file__))"],
+                   cwd=work, input="").stdout.strip()  # fmt: skip
+    for name in ("templates/console/runs.html", "static/live.js", "static/console.css"):
+        assert os.path.isfile(os.path.join(console, name)), name
 
 
 def test_editable_install_from_a_clean_copy(tmp_path: Path) -> None:
