@@ -73,7 +73,9 @@ def job(stack: Stack, job_id: str) -> dict[str, Any]:
 
 
 def dashboard(stack: Stack, method: str, path: str) -> requests.Response:
-    return requests.request(method, f"{stack.url}/rq{path}", auth=("ops", stack.env["SYNC_API_TOKEN"]), timeout=10)
+    # The bearer token, as curl sends it (browsers sign in at /login; Basic is not accepted).
+    headers = {"Authorization": f"Bearer {stack.env['SYNC_API_TOKEN']}"}
+    return requests.request(method, f"{stack.url}/rq{path}", headers=headers, timeout=10)
 
 
 def fail_once(stack: Stack, conn: redis.Redis, sync_type: str) -> str:
