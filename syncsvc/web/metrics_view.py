@@ -23,7 +23,7 @@ from jobs.enqueue import sync_queue
 from syncsvc import metrics
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.settings import Settings
-from syncsvc.web.auth import is_loopback, presented_secret, unauthorized
+from syncsvc.web.auth import bearer_secret, is_loopback, unauthorized
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -118,11 +118,11 @@ def install(app: Flask, conn: redis.Redis, settings: Settings) -> None:
     def metrics_route() -> Response:
         if token is None:
             if not is_loopback(request.remote_addr):
-                return unauthorized("no SYNC_METRICS_TOKEN or SYNC_API_TOKEN: /metrics only answers loopback", False)
+                return unauthorized("no SYNC_METRICS_TOKEN or SYNC_API_TOKEN: /metrics only answers loopback")
         else:
-            secret = presented_secret(request.headers.get("Authorization"), allow_basic=False)
+            secret = bearer_secret(request.headers.get("Authorization"))
             if secret is None:
-                return unauthorized("missing credentials: send Authorization: Bearer <SYNC_METRICS_TOKEN>", False)
+                return unauthorized("missing credentials: send Authorization: Bearer <SYNC_METRICS_TOKEN>")
             if not hmac.compare_digest(secret.encode(), token.encode()):
-                return unauthorized("invalid token", False)
+                return unauthorized("invalid token")
         return Response(render(conn, settings), status=200, content_type=CONTENT_TYPE)
