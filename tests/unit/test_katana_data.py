@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -30,9 +29,8 @@ def test_same_seed_and_day_give_identical_data() -> None:
 
 
 def test_generator_scales_to_benchmark_size() -> None:
-    started = time.perf_counter()
+    # Its speed is a benchmark figure (bench/results.md), not a timed assertion here.
     data = generate(GenOptions(products=3000, customers=300, orders=600), ANCHOR)
-    assert time.perf_counter() - started < 2.0
     goods = [v for v in data.variants.values() if v["type"] != "service"]
     assert len(goods) >= 9000
     delivered = sum(so["status"] == "DELIVERED" for so in data.sales_orders.values())
