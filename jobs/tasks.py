@@ -23,6 +23,7 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
+from jobs.reconcile import reconcile
 from jobs.run import run_sync
 from syncsvc.domain.errors import retry_run
 from syncsvc.domain.model import RunRequest
@@ -63,6 +64,26 @@ def _run_job(req: RunRequest, settings: Settings, job: Job | None) -> dict[str, 
         job.save_meta()
 
     return run_sync(req, settings=settings, conn=job.connection, run_id=job.id, publish=publish)
+
+
+def run_reconcile_job(request: dict[str, Any]) -> dict[str, Any]:
+    """Compare Katana with Luca for ``request["syncType"]`` (read-only); returns the report."""
+    job = get_current_job()
+    sync_type = request.get("syncType") if isinstance(request, dict) else None
+    RunRequest(sync_type=sync_type)  # type: ignore[arg-type]  # validates: anything can enqueue
+    assert isinstance(sync_type, str)
+    settings = from_env()
+    configure()
+    install_mask(secrets_of(settings))
+    if job is None:
+        return reconcile(sync_type, settings, redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0"))
+
+    def publish(progress: dict[str, Any]) -> None:
+        job.meta["progress"] = progress
+        job.save_meta()
+
+    with bound(job_id=job.id, sync_type=sync_type):
+        return reconcile(sync_type, settings, job.connection, publish)
 
 
 def give_up(job: Job, exc: BaseException) -> None:

@@ -9,6 +9,7 @@ Luca has no uniqueness guard for cari and invoices and two sync types may need t
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from jobs.engine import Done, ItemState
 from syncsvc.clients.luca import LucaClient
+from syncsvc.domain.drift import create_diff, drift
 from syncsvc.domain.errors import AlreadyExists, ReplyTimeout, TransientError
 from syncsvc.domain.model import Plan
 from syncsvc.store.cache import IdCache
@@ -44,6 +46,10 @@ def _recover_lost_create(kind: Kind, plan: Plan, state: ItemState) -> Done | Non
         return None
     kind.cache.put(plan.key, luca_id, plan.digest)
     return Done("created", luca_id, f"reply was lost; found by {kind.key_name}, not re-sent")
+
+
+def _json(diff: dict[str, Any]) -> str:
+    return json.dumps(diff, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @dataclass
@@ -82,7 +88,7 @@ class Upserts:
         if recovered is not None:
             return recovered, None, None
         if self.dry_run:
-            return Done("created", None, "dry run: would create"), None, None
+            return Done("created", None, "dry run: would create", diff=_json(create_diff(plan.payload))), None, None
         return self._create(kind, plan, state)
 
     def _create(self, kind: Kind, plan: Plan, state: ItemState) -> tuple[Done | None, int | None, str | None]:
@@ -122,13 +128,19 @@ class Upserts:
         if known_digest == plan.digest:
             return Done("skipped", luca_id)
         if self.dry_run:
-            return Done("updated" if known_digest else "adopted", luca_id, "dry run: would update")
+            outcome = "updated" if known_digest else "adopted"
+            return Done(outcome, luca_id, "dry run: would update", diff=self._card_changes(plan))
         # Unknown digest (cache lost, or created outside this service): we can't know what Luca
         # holds, so we write what Katana says. An update is idempotent.
         self.guard()
         self.luca.update_stock_card(luca_id, plan.payload)
         self.cards.put(plan.key, luca_id, plan.digest)
         return Done("updated" if known_digest else "adopted", luca_id)
+
+    def _card_changes(self, plan: Plan) -> str:
+        """Dry runs: the fields an update would change, read from Luca's list (one request)."""
+        row = self.luca.stock_card_row(plan.key)
+        return _json(drift("stockcard", plan.payload, row) if row is not None else create_diff(plan.payload))
 
     def _adopt_card(self, plan: Plan) -> Done:
         luca_id, digest = self.cards.fresh(plan.key)
@@ -155,7 +167,7 @@ class Upserts:
             return Done("adopted", found)
         if done is not None:
             if done.outcome == "created" and plan.label.startswith("no tax id"):
-                return Done(done.outcome, done.luca_id, done.message or plan.label)
+                return Done(done.outcome, done.luca_id, done.message or plan.label, diff=done.diff)
             return done
         assert luca_id is not None
         if known_digest is None:

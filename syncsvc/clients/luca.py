@@ -253,6 +253,42 @@ class LucaClient:
                 out[key] = min(out.get(key, int(r["ssFaturaBaslikId"])), int(r["ssFaturaBaslikId"]))
         return out
 
+    # -- whole records (reconciliation) -----------------------------------------------------
+
+    def records(self, sync_type: str, settings: Settings) -> list[tuple[str, int, dict[str, Any]]]:
+        """Every Luca record of a sync type's kind as (natural key, Luca id, list row)."""
+        if sync_type == "PRODUCT":
+            rows = self._list("ListeleStkSkart.do", {})
+            pairs = ((r.get("kod") or r.get("kartKodu"), r.get("skartId"), r) for r in rows)
+        elif sync_type == "CUSTOMER":
+            prefix = settings.customer_code_template.split("{id}")[0]
+            flt = {"kodBas": prefix, "kodBit": prefix + "\uffff", "kodOp": "between"} if prefix else {}
+            rows = self._list("ListeleFinMusteri.do", {"finMusteri": {"gnlFinansalNesne": flt}} if flt else {})
+            pairs = ((r.get("kod") or r.get("kartKod"), r.get("finansalNesneId"), r) for r in rows)
+        else:
+            prefix = settings.invoice_tracking_prefix
+            body = {
+                "ftrSsFaturaBaslik": {
+                    "gnlOrgSsBelge": {"belgeTakipNoBas": prefix, "belgeTakipNoBit": prefix + "\uffff",
+                                      "belgeTakipNoOp": "between"}
+                },
+                "parUstHareketTuru": 18,
+            }  # fmt: skip
+            rows = self._list("ListeleFtrSsFaturaBaslik.do", body)
+            pairs = ((r.get("belgeTakipNo"), r.get("ssFaturaBaslikId"), r) for r in rows)
+        out = []
+        for code, luca_id, row in pairs:
+            number = as_int(luca_id)
+            if code and number is not None:
+                out.append((str(code), number, row))
+        return out
+
+    def stock_card_row(self, code: str) -> dict[str, Any] | None:
+        """One card as Luca's list shows it (dry runs: what an update would change)."""
+        body = {"stkSkart": {"kodBas": code, "kodBit": code, "kodOp": "between"}}
+        rows = self._list("ListeleStkSkart.do", body)
+        return next((r for r in rows if str(r.get("kod") or r.get("kartKodu")) == code), None)
+
     def find_stock_card(self, code: str) -> int | None:
         return self.stock_cards(code, code).get(code)
 

@@ -26,6 +26,7 @@ from syncsvc.logsetup import configure, install_mask
 from syncsvc.net import bind_host, is_loopback_host
 from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
 from syncsvc.ops.procs import Children, web_argv, worker_argv
+from syncsvc.ops.reports import reconcile_tables
 from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
 from syncsvc.settings import Settings, check_api_token, from_env, secrets_of
 from syncsvc.store.history import History, is_postgres_url, open_history
@@ -235,6 +236,51 @@ def history_prune(keep_days: int | None) -> None:
         console.print(f"Pruned {store.prune(days)} runs older than {days} days from {store.describe()}")
     finally:
         store.close()
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--wait", is_flag=True, help="show progress until the retry ends, then a summary")
+@click.option("--timeout", type=float, default=3600, show_default=True, help="seconds to wait with --wait")
+def retry(run_id: str, wait: bool, timeout: float) -> None:
+    """Retry the failed items of RUN_ID: a new run of just those keys, linked to it."""
+    client = api(load_settings())
+    started = client.request("POST", f"/api/sync/history/{run_id}/retry")
+    console.print(f"{started['message']}  job [bold]{started['jobId']}[/]")
+    if not wait:
+        return
+    job = wait_for_job(client, started["jobId"], console, started["syncType"], timeout=timeout)
+    rows = [(started["syncType"], job)]
+    console.print(summary_table(rows))
+    failures = failures_table(rows)
+    if failures is not None:
+        console.print(failures)
+    if job["state"] != "FINISHED":
+        raise ApiError(f"job {job['jobId']} ended {job['state']}: {job.get('error') or 'did not finish in time'}")
+
+
+@main.command()
+@click.argument("sync_type", type=click.Choice(SYNC_TYPE_NAMES))
+@click.option("--fix", is_flag=True, help="then queue a sync of the missing (and drifted) records")
+@click.option("--timeout", type=float, default=1800, show_default=True, help="seconds to wait for the comparison")
+def reconcile(sync_type: str, fix: bool, timeout: float) -> None:
+    """Compare Katana with Luca for SYNC_TYPE: missing, extra, drifted records, stale cache entries."""
+    client = api(load_settings())
+    started = client.request("POST", "/api/reconcile", json={"syncType": sync_type})
+    rid = started["reconcileId"]
+    console.print(f"{started['message']}  id [bold]{rid}[/]  page {started['pageUrl']}")
+    job = wait_for_job(client, rid, console, sync_type, timeout=timeout)
+    if job["state"] != "FINISHED":
+        raise ApiError(f"reconciliation {rid} ended {job['state']}: {job.get('error') or 'did not finish in time'}")
+    report = client.request("GET", f"/api/reconcile/{rid}")["result"]
+    for table in reconcile_tables(report):
+        console.print(table)
+    if fix:
+        if not report["fixKeys"]:
+            console.print("Nothing to fix.")
+            return
+        fixed = client.request("POST", f"/api/reconcile/{rid}/fix")
+        console.print(f"{fixed['message']}  job [bold]{fixed['jobId']}[/]")
 
 
 def _foreground(name: str, argv: list[str], settings: Settings) -> None:

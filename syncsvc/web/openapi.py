@@ -422,9 +422,12 @@ def _ready_schema() -> dict[str, Any]:
 
 def extra_paths() -> dict[str, Any]:
     """Routes documented next to their blueprints (failed-item retry/resolve, reconciliation)."""
-    from syncsvc.web.retry_api import openapi_paths
+    from syncsvc.web import reconcile_api, retry_api
 
-    return openapi_paths(_json, _error, _COMMON)
+    return {
+        **retry_api.openapi_paths(_json, _error, _COMMON),
+        **reconcile_api.openapi_paths(_json, _error, _COMMON),
+    }
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:

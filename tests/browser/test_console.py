@@ -7,6 +7,9 @@ file order (each builds on the state the previous one left, like an operator's s
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -294,3 +297,77 @@ def test_cross_origin_posts_are_refused(page: Page, console_stack: Stack) -> Non
     assert status == 200
     after = api.get(f"{console_stack.url}/rq/0/data/jobs/sync/finished/100/asc/1.json", timeout=5).json()
     assert len(after["jobs"]) == len(finished_before["jobs"]) - 1
+
+
+def test_reconciliation_finds_a_deleted_card_and_the_button_restores_it(
+    page: Page, console_stack: Stack, sandbox_session: Sandbox
+) -> None:
+    cards = luca_cards(sandbox_session)
+    synced = sorted(v["sku"] for v in katana_variants(sandbox_session) if v["sku"] in cards)
+    gone, drifted = synced[0], synced[1]
+    sandbox_session.admin("luca", "DELETE", f"stock_cards/{cards[gone]['skartId']}")
+    sandbox_session.admin("luca", "PATCH", f"stock_cards/{cards[drifted]['skartId']}", {"kartAdi": "Elle değişti"})
+    page.goto("/reconcile")
+    page.select_option("select[name=syncType]", "PRODUCT")
+    page.click("form[action='/reconcile'] button[type=submit]")
+    page.wait_for_url("**/reconcile/*")
+    page.wait_for_selector("#count-missing", timeout=60_000)  # the live page reloads when done
+    shot(page, "reconcile")
+    assert page.text_content("#count-missing") == "1", page.text_content("main")
+    assert page.text_content("#count-drifted") == "1", page.text_content("main")
+    assert gone in page.text_content("#missing")
+    assert "Elle değişti" in page.text_content("#drifted")
+    report_id = page.url.rsplit("/", 1)[-1]
+    headers = {"Authorization": f"Bearer {console_stack.env['SYNC_API_TOKEN']}"}
+    report = requests.get(f"{console_stack.url}/api/reconcile/{report_id}", headers=headers, timeout=5).json()
+    assert report["state"] == "FINISHED" and len(report["result"]["fixKeys"]) == 2
+    assert report["result"]["drifted"][0]["fields"]["name"][0] == "Elle değişti"
+    page.click("#fix")
+    page.wait_for_url("**/runs/*")
+    assert watch_to_the_end(page)[-1] == "finished"
+    outcomes = {
+        row.locator("td").nth(0).text_content(): row.locator("td").nth(4).text_content().strip()
+        for row in page.locator("table.items tbody tr").all()
+    }
+    assert outcomes == {gone: "created", drifted: "updated"}, outcomes
+    now = luca_cards(sandbox_session)
+    assert gone in now and now[drifted]["kartAdi"] != "Elle değişti"
+
+
+def test_a_dry_run_shows_per_item_what_would_change(page: Page, sandbox_session: Sandbox) -> None:
+    cards = luca_cards(sandbox_session)
+    variant = next(v for v in katana_variants(sandbox_session) if v["sku"] in cards)
+    sandbox_session.admin("katana", "PATCH", f"variants/{variant['id']}", {"sales_price": 999.99})
+    page.goto("/start")
+    page.select_option("select[name=syncType]", "PRODUCT")
+    page.check("input[name=dryRun]")
+    page.click("form[action='/start'] button[type=submit]")
+    page.wait_for_url("**/runs/*")
+    assert watch_to_the_end(page)[-1] == "finished"
+    page.goto(page.url + "?outcome=updated")
+    row = page.locator("table.items > tbody > tr", has_text=variant["sku"])
+    assert "dry run: would update" in row.text_content()
+    diff = row.locator("table.diff").text_content()
+    assert "salesPrice" in diff and "999.99" in diff
+    assert luca_cards(sandbox_session)[variant["sku"]]["perakendeSatisBirimFiyat"] != 999.99  # nothing written
+    shot(page, "dry-run")
+
+
+def test_reconcile_and_retry_from_the_command_line(console_stack: Stack) -> None:
+    env = {**os.environ, **console_stack.env}
+    out = subprocess.run(
+        [sys.executable, "-m", "syncsvc", "reconcile", "PRODUCT"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "PRODUCT reconciliation" in out.stdout and "missingInLuca" in out.stdout
+    runs = requests.get(
+        f"{console_stack.url}/api/sync/history",
+        headers={"Authorization": f"Bearer {console_stack.env['SYNC_API_TOKEN']}"},
+        timeout=5,
+    ).json()["runs"]
+    done = subprocess.run(
+        [sys.executable, "-m", "syncsvc", "retry", runs[-1]["runId"]], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    # Every failure of the first run was fixed and retried above: nothing is left to retry.
+    assert done.returncode == 1 and "no failed items left" in done.stderr, done.stderr
