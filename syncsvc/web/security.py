@@ -44,6 +44,7 @@ SELF_ESCAPED = {
 }
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 """RQ ids (and so our run ids): letters, digits, '_' and '-'."""
+DASHBOARD_CSS = "/console-static/dashboard.css"
 _INLINE_SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
 
 
@@ -131,7 +132,11 @@ def _secure_dashboard(resp: Response) -> str:
         resp.set_data(json.dumps(escape_strings(data, keep)))
         return ""
     if resp.mimetype == "text/html":
-        return " ".join(["'unsafe-eval'", *inline_script_hashes(resp.get_data(as_text=True))])
+        page = resp.get_data(as_text=True)
+        if "</head>" in page:  # our stylesheet after its own: long results wrap instead of overflowing
+            page = page.replace("</head>", f'<link rel="stylesheet" href="{DASHBOARD_CSS}">\n</head>', 1)
+            resp.set_data(page)
+        return " ".join(["'unsafe-eval'", *inline_script_hashes(page)])
     return ""
 
 
