@@ -117,6 +117,20 @@ def install(app: Flask, sim: Simulator) -> None:
             return _bad("body must be a JSON object of fields")
         return jsonify(sim.store.update_card(card_id, body))
 
+    @app.delete("/_admin/customers/<int:customer_id>")
+    def delete_customer(customer_id: int) -> Any:
+        if customer_id not in sim.store.customers:
+            return jsonify({"error": f"no customer {customer_id}"}), 404
+        sim.store.delete_customer(customer_id)
+        return jsonify({"deleted": customer_id})
+
+    @app.delete("/_admin/invoices/<int:invoice_id>")
+    def delete_invoice(invoice_id: int) -> Any:
+        if invoice_id not in sim.store.invoices:
+            return jsonify({"error": f"no invoice {invoice_id}"}), 404
+        sim.store.delete_invoice(invoice_id)
+        return jsonify({"deleted": invoice_id})
+
     @app.post("/_admin/seed/stock_cards")
     def seed_cards() -> Any:
         return _seed(sim, "stock_cards")

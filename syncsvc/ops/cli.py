@@ -82,7 +82,12 @@ def start(sync_type: str, limit: int | None, dry_run: bool, wait: bool, timeout:
     console.print(f"dashboard: {started['dashboardUrl']}")
     if not wait:
         return
-    job = wait_for_job(client, started["jobId"], console, sync_type, timeout=timeout)
+    follow(client, started["jobId"], sync_type, timeout)
+
+
+def follow(client: ApiClient, job_id: str, sync_type: str, timeout: float) -> None:
+    """Progress until the job ends, then its summary and failures; raise unless it finished."""
+    job = wait_for_job(client, job_id, console, sync_type, timeout=timeout)
     rows = [(sync_type, job)]
     console.print(summary_table(rows))
     failures = failures_table(rows)
@@ -249,14 +254,7 @@ def retry(run_id: str, wait: bool, timeout: float) -> None:
     console.print(f"{started['message']}  job [bold]{started['jobId']}[/]")
     if not wait:
         return
-    job = wait_for_job(client, started["jobId"], console, started["syncType"], timeout=timeout)
-    rows = [(started["syncType"], job)]
-    console.print(summary_table(rows))
-    failures = failures_table(rows)
-    if failures is not None:
-        console.print(failures)
-    if job["state"] != "FINISHED":
-        raise ApiError(f"job {job['jobId']} ended {job['state']}: {job.get('error') or 'did not finish in time'}")
+    follow(client, started["jobId"], started["syncType"], timeout)
 
 
 @main.command()
