@@ -58,7 +58,8 @@ class Settings:
     history_url: str | None = field(default=None, repr=False)
     # Runs that ended more than this many days ago are pruned with their items; None = keep all.
     history_keep_days: int | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    # Base of links in answers (dashboardUrl, statusUrl); empty = the URL the request came in on.
+    public_url: str = ""
     # Where `syncsvc serve` listens (HOST:PORT) and where the CLI finds the API.
     bind: str = "127.0.0.1:8000"
     api_url: str = "http://127.0.0.1:8000"

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from syncsvc.ops.tables import Column, fit_table
+
 TERMINAL_STATES = ("FINISHED", "FAILED", "STOPPED", "CANCELED")
 OUTCOME_COLUMNS = ("total", "created", "updated", "adopted", "skipped", "failed")
 
@@ -93,37 +95,57 @@ def wait_for_job(
             body = client.job(job_id)
 
 
-def summary_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
+def summary_table(rows: list[tuple[str, dict[str, Any]]], width: int = 80) -> Table:
     """One row per job: type, state, the outcome counts and the duration."""
-    table = Table(title="Sync results")
-    table.add_column("type")
-    table.add_column("state")
-    for name in OUTCOME_COLUMNS:
-        table.add_column(name, justify="right")
-    table.add_column("seconds", justify="right")
+    columns = [
+        Column("type", 0, keep_whole=True),
+        Column("state", 1, keep_whole=True),
+        *(Column(name, 2 + i, numeric=True) for i, name in enumerate(OUTCOME_COLUMNS)),
+        Column("seconds", 2 + len(OUTCOME_COLUMNS), numeric=True),
+    ]
+    body = []
     for label, job in rows:
         result = job.get("result") or {}
         counts = result or (job.get("progress") or {})
         seconds = result.get("durationSeconds")
-        table.add_row(
-            label,
-            job.get("state", "?"),
-            *(str(counts.get(name, "")) for name in OUTCOME_COLUMNS),
-            f"{seconds:.1f}" if isinstance(seconds, int | float) else "",
+        body.append(
+            [
+                label,
+                str(job.get("state", "?")),
+                *(str(counts.get(name, "")) for name in OUTCOME_COLUMNS),
+                f"{seconds:.1f}" if isinstance(seconds, int | float) else "",
+            ]
         )
-    return table
+    return fit_table("Sync results", columns, body, width)
 
 
-def failures_table(rows: list[tuple[str, dict[str, Any]]]) -> Table | None:
-    table = Table(title="Failed items")
-    for name in ("type", "key", "error", "reason"):
-        table.add_column(name)
-    count = 0
+def failures_table(rows: list[tuple[str, dict[str, Any]]], width: int = 80) -> Table | None:
+    columns = [Column("type", 2, keep_whole=True), Column("key", 0), Column("error", 3), Column("reason", 1)]
+    body = []
     for label, job in rows:
         for failure in (job.get("result") or {}).get("failures") or []:
-            table.add_row(label, str(failure.get("key")), str(failure.get("errorClass")), str(failure.get("message")))
-            count += 1
+            body.append([label, str(failure.get("key")), str(failure.get("errorClass")), str(failure.get("message"))])
         if job.get("state") == "FAILED":
-            table.add_row(label, "(whole run)", "job failed", str(job.get("error")))
-            count += 1
-    return table if count else None
+            body.append([label, "(whole run)", "job failed", str(job.get("error"))])
+    return fit_table("Failed items", columns, body, width) if body else None
+
+
+def failure_groups(failures: list[dict[str, Any]]) -> list[tuple[int, str, str, list[str]]]:
+    """Failures grouped by (error class, reason), biggest group first: count, class, reason, keys."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for failure in failures:
+        error = str(failure.get("errorClass") or failure.get("error_class") or "")
+        reason = str(failure.get("message") or "").strip()
+        key = str(failure.get("key") or failure.get("itemKey") or "")
+        groups.setdefault((error, reason), []).append(key)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [(len(keys), error, reason, keys) for (error, reason), keys in ordered]
+
+
+def failure_groups_table(failures: list[dict[str, Any]], width: int = 80, examples: int = 3) -> Table:
+    columns = [Column("items", 0, numeric=True), Column("error", 2), Column("reason", 1), Column("e.g. keys", 3)]
+    body = [
+        [str(n), error, reason, ", ".join(keys[:examples]) + (f" (+{n - examples})" if n > examples else "")]
+        for n, error, reason, keys in failure_groups(failures)
+    ]
+    return fit_table(f"Failures by reason ({len(failures)} items)", columns, body, width)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from urllib.parse import urlsplit
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from syncsvc.clients.katana_webhooks import WebhookAdmin
 from syncsvc.domain.errors import ConfigError, HistoryUnavailable, TransientError
@@ -24,17 +24,26 @@ from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.domain.webhooks import SUBSCRIBED_EVENTS
 from syncsvc.logsetup import configure, install_mask
 from syncsvc.net import bind_host, is_loopback_host
-from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
+from syncsvc.ops.api_client import (
+    OUTCOME_COLUMNS,
+    ApiClient,
+    ApiError,
+    failure_groups_table,
+    failures_table,
+    summary_table,
+    wait_for_job,
+)
 from syncsvc.ops.procs import Children, web_argv, worker_argv
 from syncsvc.ops.reports import reconcile_tables
 from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
+from syncsvc.ops.tables import Column, fit_table
 from syncsvc.settings import Settings, check_api_token, from_env, secrets_of
 from syncsvc.store.history import History, is_postgres_url, open_history
 from syncsvc.store.history.export import Copied, copy_history
 from syncsvc.store.redis_conn import export_url, redact_url, resolve_redis
 
-# Piped output (make, CI logs) would otherwise be cut to 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 120)
+# The terminal's width, or COLUMNS, or 80 when piped; tables fit it (syncsvc.ops.tables).
+console = Console()
 log = logging.getLogger("syncsvc")
 
 
@@ -89,8 +98,8 @@ def follow(client: ApiClient, job_id: str, sync_type: str, timeout: float) -> No
     """Progress until the job ends, then its summary and failures; raise unless it finished."""
     job = wait_for_job(client, job_id, console, sync_type, timeout=timeout)
     rows = [(sync_type, job)]
-    console.print(summary_table(rows))
-    failures = failures_table(rows)
+    console.print(summary_table(rows, console.width))
+    failures = failures_table(rows, console.width)
     if failures is not None:
         console.print(failures)
     if job["state"] != "FINISHED":
@@ -99,9 +108,31 @@ def follow(client: ApiClient, job_id: str, sync_type: str, timeout: float) -> No
 
 @main.command()
 @click.argument("job_id")
-def status(job_id: str) -> None:
-    """Show one job: state, progress, result or error, state history (JSON)."""
-    console.print_json(json.dumps(api(load_settings()).job(job_id)))
+@click.option("--json", "as_json", is_flag=True, help="print the API's raw JSON answer instead")
+def status(job_id: str, as_json: bool) -> None:
+    """Show one job: state, counts, and its failed items grouped by reason."""
+    client = api(load_settings())
+    job = client.job(job_id)
+    if as_json:
+        click.echo(json.dumps(job, indent=2, ensure_ascii=False))
+        return
+    result = job.get("result") or {}
+    counts = result or (job.get("progress") or {})
+    console.print(f"job {job['jobId']}  {job.get('syncType', '')}  [bold]{job['state']}[/]")
+    figures = ", ".join(f"{k} {counts[k]}" for k in ("total", *OUTCOME_COLUMNS[1:]) if k in counts)
+    if figures:
+        console.print(figures + (f" in {result['durationSeconds']:.1f} s" if "durationSeconds" in result else ""))
+    if job.get("error"):
+        console.print(f"[red]error:[/] {job['error']}")
+    failures = list(result.get("failures") or [])
+    if result.get("failed", 0) > len(failures):  # the job keeps 50; the history has every one
+        page = client.items(job_id, outcome="failed", limit=1000)
+        failures = [
+            {"key": i["itemKey"], "errorClass": i["errorClass"], "message": i["message"]} for i in page["items"]
+        ]
+    if failures:
+        console.print(failure_groups_table(failures, console.width))
+    console.print(f"raw answer: syncsvc status {job_id} --json")
 
 
 @main.group()
@@ -174,20 +205,26 @@ def history(ctx: click.Context, sync_type: str | None, run_status: str | None, l
     if ctx.invoked_subcommand is not None:
         return
     page = api(load_settings()).history(type=sync_type, status=run_status, limit=limit)
-    table = Table(title=f"Runs ({len(page['runs'])} of {page['total']})")
     counts = ("total", "created", "updated", "adopted", "skipped", "failed")
-    table.add_column("run", no_wrap=True, min_width=32)  # ids are for copy-paste: never wrapped
-    for name in ("type", "status", "started", *counts):
-        table.add_column(name)
-    for run in page["runs"]:
-        table.add_row(
+    priority = {"total": 3, "failed": 4, "created": 5, "updated": 6, "skipped": 7, "adopted": 8}
+    columns = [
+        Column("run", 0, keep_whole=True),  # ids are for copy-paste: never wrapped
+        Column("type", 1, keep_whole=True),
+        Column("status", 2),
+        Column("started", 9),
+        *(Column(name, priority[name], numeric=True) for name in counts),
+    ]
+    rows = [
+        [
             run["runId"],
             run["syncType"],
             run["status"] + (" (dry run)" if run.get("dryRun") else ""),
             str(run.get("startedAt") or ""),
             *(str(run.get(k, "")) for k in counts),
-        )
-    console.print(table)
+        ]
+        for run in page["runs"]
+    ]
+    console.print(fit_table(f"Runs ({len(page['runs'])} of {page['total']})", columns, rows, console.width))
 
 
 @history.command("export")
@@ -288,7 +325,11 @@ def _foreground(name: str, argv: list[str], settings: Settings) -> None:
     children = Children()
     install_stop_signals()
     try:
-        children.spawn(name, argv, env={})
+        # The child's output (gunicorn's access log, our JSON/text lines) is kept in the log
+        # directory and shown here: a "500 ... see the server log" must leave a log to read.
+        log_dir = Path(os.environ.get("SYNC_LOG_DIR") or "var/log").resolve()
+        child = children.spawn(name, argv, env={}, log_dir=log_dir, echo=sys.stdout)
+        console.print(f"{name} output also in {child.log_path}")
         code = wait_while_alive(children, lambda child, rc: log.error("%s exited with code %s", child, rc))
     finally:
         ignore_stop_signals()  # a second Ctrl-C must not cut the clean-up short

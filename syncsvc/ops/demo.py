@@ -103,13 +103,20 @@ def all_finished(rows: list[tuple[str, dict[str, Any]]]) -> bool:
 
 
 def print_urls(console: Console, urls: DemoUrls, token: str) -> None:
+    """The URLs this demo actually listens on (port 8000 may have been taken), and the lines that
+    point the CLI and the README's curl examples at it."""
     console.print()
     console.print(f"API          {urls.api}/api/openapi.json   (header: Authorization: Bearer {token})")
     console.print(f"Console      {urls.api}/   (sign in with the token; queue dashboard at {urls.api}/rq/)")
     console.print(f"History      {urls.api}/api/sync/history")
-    console.print(f"Try          curl -H 'Authorization: Bearer {token}' {urls.api}/api/sync/history")
+    console.print(f"Metrics      {urls.api}/metrics")
     console.print(f"Simulators   Katana {urls.katana}/v1   Luca {urls.luca}/Yetki")
     console.print(f"Logs         {DEMO_DIR / 'logs'}/")
+    console.print()
+    console.print("For the CLI (syncsvc status/history/start) and the README's curl examples, run:")
+    # soft_wrap: a copied export line must stay one line whatever the terminal width.
+    console.print(f"  export SYNC_API_URL={urls.api} SYNC_API_TOKEN={token}", soft_wrap=True, highlight=False)
+    console.print('  curl -H "Authorization: Bearer $SYNC_API_TOKEN" $SYNC_API_URL/api/sync/history', highlight=False)
 
 
 def run_demo(console: Console, once: bool, timeout: float) -> int:
@@ -146,8 +153,8 @@ def run_demo(console: Console, once: bool, timeout: float) -> int:
 
         client = ApiClient(urls.api, token)
         rows = run_syncs(client, console, timeout)
-        console.print(summary_table(rows))
-        failures = failures_table(rows)
+        console.print(summary_table(rows, console.width))
+        failures = failures_table(rows, console.width)
         if failures is not None:
             console.print(failures)
         print_urls(console, urls, token)

@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from jobs.enqueue import WORKER_COMMAND
 
@@ -54,19 +56,44 @@ class Child:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _tee(proc: subprocess.Popen[bytes], log_path: Path | None, echo: TextIO) -> None:
+    assert proc.stdout is not None
+    sink = open(log_path, "ab") if log_path is not None else None
+    try:
+        for line in proc.stdout:
+            if sink is not None:
+                sink.write(line)
+                sink.flush()
+            echo.write(line.decode("utf-8", "replace"))
+            echo.flush()
+    finally:
+        if sink is not None:
+            sink.close()
+
+
 @dataclass
 class Children:
     items: list[Child] = field(default_factory=list)
 
     def spawn(
-        self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path | None = None, cwd: Path | None = None
+        self,
+        name: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        log_dir: Path | None = None,
+        cwd: Path | None = None,
+        echo: TextIO | None = None,
     ) -> Child:
+        """Start a child; its output goes to ``log_dir/<name>.log`` (appended), and with ``echo``
+        also, line by line, to that stream (``syncsvc serve`` in a terminal shows what it logs)."""
         log_path = None
         out: int | object = subprocess.DEVNULL
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / f"{name}.log"
             out = open(log_path, "ab")  # the child keeps its own copy of the descriptor
+        if echo is not None:
+            out = subprocess.PIPE
         proc = subprocess.Popen(
             argv,
             cwd=cwd or ROOT,
@@ -77,7 +104,9 @@ class Children:
             # Own process group: a Ctrl-C in the terminal reaches only us; we stop children in order.
             start_new_session=True,
         )
-        if log_path is not None and hasattr(out, "close"):
+        if echo is not None:
+            threading.Thread(target=_tee, args=(proc, log_path, echo), name=f"tee-{name}", daemon=True).start()
+        elif log_path is not None and hasattr(out, "close"):
             out.close()
         child = Child(name, proc, log_path)
         self.items.append(child)

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from jobs.enqueue import AlreadyQueued, resolve_mode, start_sync
 from syncsvc.domain.model import OUTCOMES, RUN_STATUSES
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
-from syncsvc.web.dashboard import job_url
+from syncsvc.web.dashboard import job_url, public_base
 from syncsvc.web.health import cache_status
 from syncsvc.web.job_view import describe_job, fetch_job
 from syncsvc.web.openapi import openapi_document
@@ -64,7 +64,7 @@ def start() -> tuple[Response, int]:
         "mode": req.mode,
         **({"keys": list(req.keys)} if req.keys else {}),
         "dashboardUrl": job_url(svc.settings, job_id),
-        "statusUrl": f"{svc.settings.public_url}/api/sync/job/{job_id}",
+        "statusUrl": f"{public_base(svc.settings)}/api/sync/job/{job_id}",
     }
     return jsonify(body), 202
 
@@ -128,4 +128,4 @@ def cache() -> tuple[Response, int]:
 
 @bp.get("/openapi.json")
 def openapi() -> tuple[Response, int]:
-    return jsonify(openapi_document(service().settings.public_url)), 200
+    return jsonify(openapi_document(public_base(service().settings))), 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import rq_dashboard
 import rq_dashboard.web
-from flask import Flask
+from flask import Flask, has_request_context, request
 
 from syncsvc.settings import Settings
 from syncsvc.store import serializer
@@ -25,6 +25,16 @@ def mount(app: Flask, redis_url: str, settings: Settings) -> None:
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
 
 
+def public_base(settings: Settings) -> str:
+    """Where users reach this app: SYNC_PUBLIC_URL when set (behind a proxy), else the scheme,
+    host and port the current request came in on, so links work wherever the app listens."""
+    if settings.public_url:
+        return settings.public_url
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return f"http://{settings.bind}"
+
+
 def job_url(settings: Settings, job_id: str) -> str:
     """The dashboard page of one job (instance 0 = our only Redis)."""
-    return f"{settings.public_url}{URL_PREFIX}/0/view/job/{job_id}"
+    return f"{public_base(settings)}{URL_PREFIX}/0/view/job/{job_id}"

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from syncsvc.net import free_port, port_is_free
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _demo(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syncsvc", "demo", "--once", "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_readme_curl_lines_follow_the_exported_url() -> None:
+    lines = Path(ROOT, "README.md").read_text().splitlines()
+    curls = [line for line in lines if line.strip().startswith("curl")]
+    assert curls and all("$SYNC_API_URL" in line and ":8000" not in line for line in curls), curls
 
 
 def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
@@ -22,22 +42,30 @@ def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
         "SYNC_PRELOAD": "tests.e2e.fake_jobs",
     }
     env.pop("SYNC_API_TOKEN", None)
-    out = subprocess.run(
-        [sys.executable, "-m", "syncsvc", "demo", "--once", "--timeout", "30"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    # Port 8000 taken (issue #11, item 10): the demo moves and must say where it went.
+    blocker = socket.socket()
+    try:
+        blocker.bind(("127.0.0.1", 8000))
+        blocker.listen()
+    except OSError:
+        pass  # something else holds it already: the same situation
+    try:
+        out = _demo(env)
+    finally:
+        blocker.close()
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     for sync_type in ("PRODUCT", "CUSTOMER", "INVOICE"):
-        assert f"│ {sync_type}" in text
+        assert re.search(rf"^\s*{sync_type}\s+FINISHED\s+\d+", text, re.M), text
     assert text.count("FINISHED") == 3
     assert "Failed items" in text and "SKU-5" in text and "Birim yok" in text
     assert "/rq/" in text and "sign in with the token" in text and "/api/sync/history" in text
     assert "Traceback" not in out.stderr
+    exports = re.findall(r"^  export SYNC_API_URL=(http://127\.0\.0\.1:(\d+)) SYNC_API_TOKEN=(\S+)$", text, re.M)
+    assert len(exports) == 1, text
+    api_url, port, token = exports[0]
+    assert port != "8000" and f"Web app on {api_url}" in text and f"{api_url}/rq/" in text
+    assert token in text.split("API token:")[1].split()[0]
     # Children are gone: the simulator and web ports it announced are free again.
     for line in text.splitlines():
         if line.startswith("Simulators on"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -90,14 +91,20 @@ def test_cli_against_the_stack(stack: Stack) -> None:
     out = run_cli(stack, "start", "INVOICE", "--limit", "3", "--wait")
     assert out.returncode == 0, out.stderr
     assert "Sync job queued successfully: INVOICE" in out.stdout and "Sync results" in out.stdout
-    assert re.search(r"INVOICE\s+│\s+FINISHED\s+│\s+3\s+│\s+3", out.stdout), out.stdout
+    assert re.search(r"INVOICE\s+FINISHED\s+3\s+3", out.stdout), out.stdout
+    # Piped: 80 columns, and no figure cut (issue #11, item 7).
+    assert all(len(line) <= 80 for line in out.stdout.splitlines()), out.stdout
     job_id = re.search(r"job ([0-9a-f]{32})", out.stdout).group(1)  # type: ignore[union-attr]
 
-    status = run_cli(stack, "status", job_id)
-    assert status.returncode == 0 and '"state": "FINISHED"' in status.stdout
+    status = run_cli(stack, "status", job_id, "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["state"] == "FINISHED"
+    summary = run_cli(stack, "status", job_id)
+    assert summary.returncode == 0 and "FINISHED" in summary.stdout and '"state"' not in summary.stdout
+    assert all(len(line) <= 80 for line in summary.stdout.splitlines()), summary.stdout
 
     history = run_cli(stack, "history", "--type", "INVOICE")
     assert history.returncode == 0 and job_id in history.stdout
+    assert all(len(line) <= 80 for line in history.stdout.splitlines()), history.stdout
 
     missing = run_cli(stack, "status", "0" * 32)
     assert missing.returncode == 1

@@ -84,8 +84,9 @@ def test_start_answers_202_and_enqueues_with_our_options(
         "dryRun": True,
         "limit": 25,
         "mode": "full",  # no cursor yet
-        "dashboardUrl": f"{settings.public_url}/rq/0/view/job/{job_id}",
-        "statusUrl": f"{settings.public_url}/api/sync/job/{job_id}",
+        # No SYNC_PUBLIC_URL: links start where the request came in (the test client's host).
+        "dashboardUrl": f"http://localhost/rq/0/view/job/{job_id}",
+        "statusUrl": f"http://localhost/api/sync/job/{job_id}",
     }
     assert len(job_id) == 32 and int(job_id, 16) >= 0
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
