@@ -174,11 +174,13 @@ def webhooks_list() -> None:
         raise ConfigError(str(exc)) from None
     finally:
         admin.close()
-    table = Table("id", "enabled", "url", "events")
-    for hook in hooks:
-        table.add_row(str(hook["id"]), "yes" if hook.get("enabled") else "no", hook["url"],
-                      str(len(hook.get("subscribed_events") or [])))  # fmt: skip
-    console.print(table if hooks else "no webhooks registered")
+    columns = [Column("id", 0, numeric=True), Column("enabled", 2), Column("url", 1), Column("events", 3, numeric=True)]
+    rows = [
+        [str(hook["id"]), "yes" if hook.get("enabled") else "no", str(hook["url"]),
+         str(len(hook.get("subscribed_events") or []))]
+        for hook in hooks
+    ]  # fmt: skip
+    console.print(fit_table("Katana webhooks", columns, rows, console.width) if hooks else "no webhooks registered")
 
 
 @webhooks.command("delete")
