@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def test_a_new_database_gets_every_migration_once(target: str) -> None:
     h = open_history(target)
     assert h.schema_version() == m.LATEST
     assert h.check(2.0)["schemaVersion"] == m.LATEST
+    with h.session() as s:  # readiness proved the history takes writes by writing this row
+        assert [r["pid"] for r in s.rows("heartbeat")] == [os.getpid()]
     h.close()
     open_history(target).close()  # opening again changes nothing
     assert versions(target) == [(x.version, x.name) for x in m.MIGRATIONS]

@@ -4,7 +4,7 @@ How to change the schema (e.g. a new column): append ONE migration to ``MIGRATIO
 number and a short name, then use the column in the code. Never edit or renumber a migration that
 has landed: databases out there have already applied it. Example::
 
-    Migration(3, "runs: retry attempt", (
+    Migration(N, "runs: retry attempt", (        # N = the last number + 1
         AddColumn("runs", "attempt", int, not_null_default=1),
     )),
 
@@ -124,6 +124,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             pk=("sync_type", "item_key"),
             not_null=("reason", "resolved_at"),
         ),
+    )),
+    Migration(5, "readiness heartbeat", (
+        # /readyz proves the history takes writes by writing this one row (both backends).
+        CreateTable("heartbeat", {"id": int, "pid": int, "at": str}, pk=("id",)),
     )),
 )  # fmt: skip
 

@@ -8,6 +8,7 @@ transaction-scoped advisory lock, so processes starting together migrate once.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from syncsvc.domain.errors import HistoryUnavailable
+from syncsvc.domain.model import utcnow
 from syncsvc.store.history.base import History
 from syncsvc.store.history.migrations import AddColumn, CreateIndex, CreateTable, Sql, Step
 
@@ -258,14 +260,19 @@ class PostgresHistory(History):
             return int(got[0]) if got else 0
 
     def check(self, timeout_s: float) -> dict[str, Any]:
-        with self._connection(timeout_s) as conn, conn.transaction():
-            conn.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
-            row = conn.execute(
-                "SELECT pg_is_in_recovery(), (SELECT coalesce(max(version), 0) FROM schema_version)"
-            ).fetchone()
-        if row is None or row[0]:
-            raise HistoryUnavailable(f"PostgreSQL history at {redact(self.url)} is read-only (a standby)")
-        return self._report(int(row[1]))
+        """A real write (the heartbeat row): a standby or a full disk fails here, not in a run."""
+        try:
+            with self._connection(timeout_s) as conn, conn.transaction():
+                conn.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+                conn.execute(
+                    "INSERT INTO heartbeat (id, pid, at) VALUES (1, %s, %s) "
+                    "ON CONFLICT (id) DO UPDATE SET pid = EXCLUDED.pid, at = EXCLUDED.at",
+                    (os.getpid(), utcnow()),
+                )
+                row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        except psycopg.Error as exc:  # read-only standby, statement timeout, disk full...
+            raise HistoryUnavailable(f"PostgreSQL history at {redact(self.url)}: {_one_line(exc)}") from None
+        return self._report(int(row[0]) if row else 0)
 
     def close(self) -> None:
         self._pool.close()

@@ -213,7 +213,6 @@ class SqliteHistory(History):
         conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY, pid INTEGER, at TEXT)")
             conn.execute("INSERT OR REPLACE INTO heartbeat (id, pid, at) VALUES (1, ?, ?)", (os.getpid(), utcnow()))
             version = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
             conn.execute("COMMIT")
