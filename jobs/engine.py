@@ -35,7 +35,7 @@ from syncsvc.domain.errors import (
     TransientError,
     error_class,
 )
-from syncsvc.domain.model import OUTCOMES, ItemRecord, Plan, utcnow
+from syncsvc.domain.model import OUTCOMES, PHASES, ItemRecord, Plan, utcnow
 from syncsvc.logsetup import current_fields
 from syncsvc.settings import Settings
 
@@ -131,6 +131,8 @@ class Reporter:
         self.counters = Counters(0)
 
     def set_phase(self, phase: str, **extra: Any) -> None:
+        if phase not in PHASES:  # the API documents the list; keep them in step
+            raise ValueError(f"unknown phase {phase!r}; add it to syncsvc.domain.model.PHASES")
         self.phase = phase
         self.extra.update(extra)
         self.tick(force=True)

@@ -22,6 +22,8 @@ OUTCOMES = ("created", "updated", "adopted", "skipped", "gone", "failed")
 reported, never deleted in Luca."""
 RUN_STATUSES = ("running", "finished", "failed", "skipped")
 """``skipped``: a scheduled run found its type already queued or running and did not start."""
+PHASES = ("queued", "warming", "fetching", "ensuring customers", "ensuring stockCards", "syncing", "done", "failed")
+"""What a running job reports in ``progress.phase``, in the order a run passes them."""
 MODES = ("full", "incremental", "drain")
 """What a run reads (jobs/scope.py). Callers choose full or incremental (omitted: incremental
 when the type has a cursor, else full); ``drain`` runs are started by webhooks."""

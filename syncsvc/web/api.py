@@ -8,14 +8,25 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from jobs.enqueue import AlreadyQueued, resolve_mode, start_sync
-from syncsvc.domain.model import OUTCOMES, RUN_STATUSES
-from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.web.dashboard import job_url, public_base
 from syncsvc.web.health import cache_status
 from syncsvc.web.job_view import describe_job, fetch_job
-from syncsvc.web.openapi import openapi_document
+from syncsvc.web.schemas import (
+    BadRequest,
+    CacheStatus,
+    ItemsPage,
+    ItemsQuery,
+    JobStatus,
+    RunDetail,
+    RunsPage,
+    RunsQuery,
+    StartRequest,
+    StartResponse,
+    parse_body,
+    parse_query,
+)
 from syncsvc.web.service import Service
-from syncsvc.web.validation import BadRequest, parse_choice, parse_paging, parse_start_body
+from syncsvc.web.spec import AUTH, REDIS, documented, openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -42,9 +53,21 @@ def camel(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/sync/start")
+@documented(
+    "Queue a sync run of one type",
+    {
+        202: (StartResponse, "Queued on the `sync` queue"),
+        400: "Invalid body; nothing was queued",
+        409: "A run of this type is already queued or running (its id in jobId)",
+        413: "Body too large",
+        **AUTH,
+        **REDIS,
+    },
+    body=StartRequest,
+)
 def start() -> tuple[Response, int]:
     try:
-        req = parse_start_body(request.content_type, request.get_data(cache=False))
+        req = parse_body(StartRequest, request.content_type, request.get_data(cache=False)).to_request("api")
     except BadRequest as exc:
         return fail(400, str(exc))
     svc = service()
@@ -70,6 +93,10 @@ def start() -> tuple[Response, int]:
 
 
 @bp.get("/sync/job/<job_id>")
+@documented(
+    "State, progress, result or error, and state history of one job",
+    {200: (JobStatus, "The job"), 404: "Unknown or expired job", **AUTH, **REDIS},
+)
 def job_status(job_id: str) -> tuple[Response, int]:
     svc = service()
     job = fetch_job(svc.redis, job_id) if _JOB_ID.match(job_id) else None
@@ -79,18 +106,23 @@ def job_status(job_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/sync/history")
+@documented(
+    "Recorded runs, newest first",
+    {200: (RunsPage, "A page of runs and the total matching"), 400: "Bad filter or paging value", **AUTH},
+    query=RunsQuery,
+)
 def history() -> tuple[Response, int]:
     try:
-        sync_type = parse_choice(request.args, "type", SYNC_TYPE_NAMES)
-        status = parse_choice(request.args, "status", RUN_STATUSES)
-        limit, offset = parse_paging(request.args)
+        query = parse_query(RunsQuery, request.args)
     except BadRequest as exc:
         return fail(400, str(exc))
-    rows, total = service().history().list_runs(sync_type, status, limit, offset)
+    limit, offset = query.window()
+    rows, total = service().history().list_runs(query.type, query.status, limit, offset)
     return jsonify({"runs": [camel(r) for r in rows], "total": total, "limit": limit, "offset": offset}), 200
 
 
 @bp.get("/sync/history/<run_id>")
+@documented("One run with its per-outcome item counts", {200: (RunDetail, "The run"), 404: "Unknown run", **AUTH})
 def run_detail(run_id: str) -> tuple[Response, int]:
     hist = service().history()
     run = hist.get_run(run_id)
@@ -100,12 +132,18 @@ def run_detail(run_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/sync/history/<run_id>/items")
+@documented(
+    "The items of one run, by key",
+    {200: (ItemsPage, "A page of items"), 400: "Bad filter or paging value", 404: "Unknown run", **AUTH},
+    query=ItemsQuery,
+)
 def run_items(run_id: str) -> tuple[Response, int]:
     try:
-        outcome = parse_choice(request.args, "outcome", OUTCOMES)
-        limit, offset = parse_paging(request.args, default_size=100, max_size=1000)
+        query = parse_query(ItemsQuery, request.args)
     except BadRequest as exc:
         return fail(400, str(exc))
+    outcome = query.outcome
+    limit, offset = query.window()
     hist = service().history()
     if hist.get_run(run_id) is None:
         return fail(404, f"no run {run_id[:128]!r} in the history")
@@ -121,11 +159,13 @@ def run_items(run_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/cache/status")
+@documented("The engine's Luca lookup caches in Redis", {200: (CacheStatus, "One entry per cache"), **AUTH, **REDIS})
 def cache() -> tuple[Response, int]:
     svc = service()
     return jsonify(cache_status(svc.redis, svc.settings)), 200
 
 
 @bp.get("/openapi.json")
+@documented("This document", {200: (None, "OpenAPI 3.1 JSON"), **AUTH})
 def openapi() -> tuple[Response, int]:
-    return jsonify(openapi_document(public_base(service().settings))), 200
+    return jsonify(openapi_document(current_app, public_base(service().settings))), 200

@@ -22,7 +22,9 @@ from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
 from syncsvc.web.reconcile_api import bp as reconcile_api_bp
 from syncsvc.web.retry_api import bp as retry_api_bp
+from syncsvc.web.schemas import Alive, Ready
 from syncsvc.web.service import Service
+from syncsvc.web.spec import documented
 from syncsvc.web.webhooks import bp as webhooks_bp
 
 log = logging.getLogger(__name__)
@@ -81,10 +83,16 @@ def _redis_url(settings: Settings) -> str:
 
 def _health_routes(app: Flask, svc: Service) -> None:
     @app.get("/healthz")
+    @documented("Liveness: the process answers (no auth, no dependencies)", {200: (Alive, "Alive")}, public=True)
     def healthz() -> tuple[Response, int]:
         return jsonify({"status": "ok"}), 200
 
     @app.get("/readyz")
+    @documented(
+        "Readiness: Redis, history DB, Katana and Luca reachable (no auth)",
+        {200: (Ready, "Every check passed"), 503: (Ready, "At least one check failed")},
+        public=True,
+    )
     def readyz() -> tuple[Response, int]:
         ready, checks = readiness(svc.redis, svc.redis_url, svc.settings, svc.history)
         return jsonify({"ready": ready, "checks": checks}), 200 if ready else 503

@@ -13,6 +13,7 @@ import requests
 
 from sandbox.testing import Sandbox
 from syncsvc.net import free_port
+from syncsvc.web.schemas import JobStatus
 from tests.e2e.conftest import Stack, running_stack, stack_env
 
 
@@ -31,6 +32,7 @@ def _finish(s: requests.Session, url: str, job_id: str, timeout: float = 120) ->
     seen_progress = False
     while time.monotonic() < deadline:
         job = s.get(f"{url}/api/sync/job/{job_id}", timeout=5).json()
+        JobStatus.model_validate(job)  # the real engine's progress and result, as documented
         seen_progress |= bool((job.get("progress") or {}).get("total"))
         if job["state"] in ("FINISHED", "FAILED"):
             assert seen_progress or job["state"] == "FINISHED"

@@ -6,6 +6,7 @@ header abuse."""
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from syncsvc.web.openapi import openapi_document
+from syncsvc.web.spec import openapi_document
 from tests.service_fixtures import AUTH, make_app, make_settings
 
 
@@ -30,7 +31,8 @@ def app(redis_url: str, tmp_path: Path) -> Iterator[Flask]:
 # The document the service publishes at /api/openapi.json. (schemathesis' lazy from_fixture loader
 # reads a pytest-internal attribute that pytest 9 no longer has, so the schema is built here and
 # each case is sent to the test's own app.)
-schema = schemathesis.openapi.from_dict(openapi_document("http://localhost"))
+_DOC_APP = make_app(make_settings("redis://127.0.0.1:1/0", Path(tempfile.mkdtemp(prefix="openapi-"))))
+schema = schemathesis.openapi.from_dict(openapi_document(_DOC_APP, "http://localhost"))
 
 
 # /readyz answers 503 by design while Katana or Luca is unreachable (documented in the schema).

@@ -22,6 +22,7 @@ from syncsvc.net import free_port
 from syncsvc.settings import from_env
 from syncsvc.store.history import open_history
 from syncsvc.store.serializer import PlainPickleSerializer
+from syncsvc.web import schemas
 from syncsvc.web.job_view import describe_job
 
 
@@ -34,7 +35,9 @@ def _run_job(
     job_id = start_sync(redis_conn, settings, RunRequest(sync_type))
     SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer).work(burst=True)
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
-    return job, describe_job(redis_conn, settings, job)
+    view = describe_job(redis_conn, settings, job)
+    schemas.JobStatus.model_validate(view)  # as documented
+    return job, view
 
 
 def _env(sandbox: Sandbox, redis_url: str, tmp_path: Path, **over: str) -> dict[str, str]:

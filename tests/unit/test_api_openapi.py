@@ -78,3 +78,25 @@ def test_app_factory_emits_no_warnings(redis_url: str, tmp_path: Path) -> None:
         warnings.simplefilter("error")
         app = make_app(make_settings(redis_url, tmp_path))
     assert "REDIS_URL" not in app.config and app.config["RQ_DASHBOARD_REDIS_URL"] == (redis_url,)
+
+
+def test_a_route_without_a_description_is_refused(redis_url: str, tmp_path: Path) -> None:
+    import pytest
+
+    from syncsvc.web.spec import openapi_document
+
+    app = make_app(make_settings(redis_url, tmp_path))
+    app.add_url_rule("/api/undocumented", "undocumented", lambda: "")
+    with pytest.raises(LookupError, match="route /api/undocumented has no OpenAPI description"):
+        openapi_document(app, "http://localhost")
+
+
+def test_phases_and_query_bounds_come_from_the_code(redis_url: str, tmp_path: Path) -> None:
+    from syncsvc.domain.model import OUTCOMES, PHASES
+
+    doc = make_app(make_settings(redis_url, tmp_path)).test_client().get("/api/openapi.json", headers=AUTH).json
+    phase = doc["components"]["schemas"]["Progress"]["properties"]["phase"]
+    assert phase["enum"] == list(PHASES) and "failed" in PHASES and "finishing" not in PHASES
+    items = {p["name"]: p["schema"] for p in doc["paths"]["/api/sync/history/{runId}/items"]["get"]["parameters"]}
+    assert items["limit"] == {"type": "integer", "minimum": 1, "maximum": 1000}
+    assert items["outcome"]["enum"] == list(OUTCOMES)

@@ -61,4 +61,5 @@ def test_any_query_string_is_200_or_a_400_naming_the_parameter(
 def test_non_ascii_digits_are_refused_by_name(client: FlaskClient, route: str, name: str) -> None:
     resp = client.get(f"{route}?{name}=²", headers=AUTH)
     assert resp.status_code == 400
-    assert resp.json["error"] == f"{name} must be an integer >= {0 if name == 'offset' else 1}, got '²'"
+    allowed = "an integer >= 0" if name == "offset" else "a positive integer"
+    assert resp.json["error"] == f"{name} must be {allowed}, got '²'"

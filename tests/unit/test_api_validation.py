@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncsvc.web.validation import BadRequest, parse_paging, parse_start_body
+from syncsvc.web.schemas import BadRequest, RunsQuery, StartRequest, parse_body, parse_query
 from tests.redisdb import wipe
 from tests.service_fixtures import AUTH, make_app, make_settings
 
@@ -21,7 +21,7 @@ JSON = "application/json"
 
 def parse(body: object, content_type: str = JSON) -> object:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return parse_start_body(content_type, raw)
+    return parse_body(StartRequest, content_type, raw)
 
 
 @pytest.mark.parametrize(
@@ -56,13 +56,13 @@ def test_rejections_name_the_field_and_allowed_values(body: object, needle: str)
 @pytest.mark.parametrize("raw", [b"{", b"{'syncType': 'PRODUCT'}", b"NaN]", b"", b"   "])
 def test_malformed_or_empty_json(raw: bytes) -> None:
     with pytest.raises(BadRequest, match="JSON"):
-        parse_start_body(JSON, raw)
+        parse_body(StartRequest, JSON, raw)
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 def test_content_type_must_be_json(content_type: str | None) -> None:
     with pytest.raises(BadRequest, match="Content-Type must be application/json"):
-        parse_start_body(content_type, b'{"syncType": "PRODUCT"}')
+        parse_body(StartRequest, content_type, b'{"syncType": "PRODUCT"}')
 
 
 def test_valid_bodies() -> None:
@@ -70,6 +70,10 @@ def test_valid_bodies() -> None:
     assert (req.sync_type, req.limit, req.dry_run) == ("INVOICE", 10, True)  # type: ignore[attr-defined]
     req = parse({"syncType": "PRODUCT", "limit": None})
     assert (req.limit, req.dry_run) == (None, False)  # type: ignore[attr-defined]
+
+
+def parse_paging(args: dict[str, str]) -> tuple[int, int]:
+    return parse_query(RunsQuery, args).window()
 
 
 def test_paging_forms() -> None:
