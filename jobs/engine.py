@@ -26,15 +26,7 @@ from typing import Any
 import backoff
 
 from syncsvc import metrics
-from syncsvc.domain.errors import (
-    ConfigError,
-    PermanentError,
-    RunAborted,
-    SessionExpired,
-    SyncError,
-    TransientError,
-    error_class,
-)
+from syncsvc.domain.errors import PermanentError, RunAborted, SyncError, error_class, is_retryable, is_systemic
 from syncsvc.domain.model import OUTCOMES, PHASES, ItemRecord, Plan, utcnow
 from syncsvc.logsetup import current_fields
 from syncsvc.settings import Settings
@@ -219,9 +211,12 @@ def _attempt_item(item: Item, handler: Handler, settings: Settings, stop: thread
         sync_type = str(current_fields().get("sync_type", ""))
         metrics.inc("retries_total", sync_type=sync_type, reason=error_class(exc) if exc else "unknown")
 
+    # Writes are retried here and only here (syncsvc/domain/retry.py): the client tries an item's
+    # look-ups once, RQ never repeats an item failure.
     @backoff.on_exception(
-        backoff.expo, (TransientError, SessionExpired), max_tries=settings.max_attempts, factor=settings.retry_base_s,
-        max_value=settings.retry_max_s, giveup=lambda _e: stop.is_set(), logger=None, on_backoff=log_retry,
+        backoff.expo, Exception, max_tries=settings.max_attempts, factor=settings.retry_base_s,
+        max_value=settings.retry_max_s, giveup=lambda exc: stop.is_set() or not is_retryable(exc), logger=None,
+        on_backoff=log_retry,
     )  # fmt: skip
     def attempt() -> Done:
         if stop.is_set():
@@ -245,10 +240,15 @@ class Engine:
         counters = Counters(len(items))
         self.reporter.counters = counters
         failed: dict[str, ItemRecord] = {}
+        retryable: set[str] = set()  # failed items another round may still fix
         settled: set[str] = set()
 
-        def settle(item: Item, record: ItemRecord) -> None:
+        def settle(item: Item, record: ItemRecord, exc: BaseException | None = None) -> None:
             settled.add(item.key)
+            if exc is not None and is_retryable(exc):
+                retryable.add(item.key)
+            else:
+                retryable.discard(item.key)
             counters.add(record.outcome)
             self.recorder.add(record)
             if record.outcome == "failed":
@@ -284,7 +284,7 @@ class Engine:
                 for _item in pending:  # their failed outcome is replaced by this round's
                     counters.undo("failed")
             abort = self._round(pending, handler, settle)
-            pending = [i for i in pending if i.key in failed and failed[i.key].error_class in _RETRYABLE]
+            pending = [i for i in pending if i.key in retryable]
         if abort is not None:
             for item in items:
                 if item.key not in settled:
@@ -296,7 +296,7 @@ class Engine:
         return RunResult(counters.snapshot(), failed)
 
     def _round(
-        self, items: list[Item], handler: Handler, settle: Callable[[Item, ItemRecord], None]
+        self, items: list[Item], handler: Handler, settle: Callable[[Item, ItemRecord, BaseException | None], None]
     ) -> BaseException | None:
         abort: BaseException | None = None
         in_flight: dict[Future[Done], Item] = {}
@@ -318,12 +318,12 @@ class Engine:
                 for future in done:
                     item = in_flight.pop(future)
                     exc = future.exception()
-                    if isinstance(exc, RunAborted | ConfigError):
+                    if exc is not None and is_systemic(exc):
                         if abort is None:
                             abort = exc
                             self.stop.set()  # other threads finish their current call and stop
                         continue  # recorded by run() as not attempted
-                    settle(item, _record(item, None if exc else future.result(), exc))
+                    settle(item, _record(item, None if exc else future.result(), exc), exc)
                 self.reporter.tick()
         except BaseException as exc:
             # Job timeout (raised in this thread by RQ) or interrupt: don't wait for the queue.
@@ -333,15 +333,3 @@ class Engine:
             raise exc
         pool.shutdown(wait=True)
         return abort
-
-
-def _subclasses(cls: type) -> list[type]:
-    found: list[type] = [cls]
-    subs: list[type] = cls.__subclasses__()
-    for sub in subs:
-        found += _subclasses(sub)
-    return found
-
-
-# SessionExpired means "not processed", so it is as safe to retry as a transient error.
-_RETRYABLE = {c.__name__ for c in _subclasses(TransientError)} | {SessionExpired.__name__}

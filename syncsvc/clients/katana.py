@@ -11,25 +11,41 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
 from syncsvc import metrics
 from syncsvc.clients.budget import KatanaBudget
-from syncsvc.domain.errors import AccessRefused, RateLimited, RunAborted, TransientError, Unavailable
+from syncsvc.defaults import KATANA_429_TRIES, KATANA_RETRY_BASE_S, KATANA_RETRY_MAX_S, KATANA_TRANSIENT_TRIES
+from syncsvc.domain.errors import AccessRefused, RateLimited, RunAborted, TransientError, Unavailable, is_retryable
 from syncsvc.net import pinned_session
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # Katana's maximum; larger is clamped
 IDS_PER_CALL = 100  # keeps the query string well under common URL limits
-MAX_TRANSIENT_TRIES = 5
-MAX_429_TRIES = 8
+
+
+def _waits() -> Generator[float, Any, None]:
+    """Back-off between tries of one GET, fed the exception by ``backoff``. A 429 waits 0 here:
+    ``budget.cool_down`` holds every caller on every worker until Retry-After has passed (with
+    heartbeats), so the server's wait is honoured exactly, never jittered below it. Other
+    transient failures double from KATANA_RETRY_BASE_S with up to 25 % extra."""
+    exc = yield 0.0  # primed by backoff
+    tries = 0
+    while True:
+        if isinstance(exc, RateLimited):
+            exc = yield 0.0
+            continue
+        tries += 1
+        delay = min(KATANA_RETRY_MAX_S, KATANA_RETRY_BASE_S * 2 ** (tries - 1))
+        exc = yield delay * (1 + random.random() * 0.25)
 
 
 def _retry_after(value: str | None) -> float:
@@ -126,24 +142,29 @@ class KatanaClient:
         return resp
 
     def get(self, path: str, params: Mapping[str, Any]) -> requests.Response:
-        """GET with retries: 429 waits the server's Retry-After (no jitter below it); other
-        transient failures back off exponentially. Still failing -> RunAborted."""
-        transient = limited = 0
-        while True:
-            try:
-                return self._get_once(path, params)
-            except RateLimited as exc:
-                limited += 1
-                if limited >= MAX_429_TRIES:
-                    raise Unavailable(f"Katana kept answering 429 for {path}") from exc
-                # cool_down already holds every caller back until Retry-After has passed.
-            except TransientError as exc:
-                transient += 1
-                if transient >= MAX_TRANSIENT_TRIES:
-                    raise Unavailable(
-                        f"{exc} (after {transient} tries); nothing was synced from a partial list"
-                    ) from exc
-                time.sleep(min(8.0, 0.5 * 2 ** (transient - 1)) * (1 + random.random() * 0.25))
+        """GET with retries (reads are retried here, nowhere else): a 429 waits the server's
+        Retry-After, other transient failures back off exponentially. Still failing ->
+        :class:`Unavailable` (the run stops; RQ may retry it later)."""
+        counts = {"limited": 0, "transient": 0}
+
+        def give_up(exc: Exception) -> bool:
+            if not is_retryable(exc):
+                return True
+            kind = "limited" if isinstance(exc, RateLimited) else "transient"
+            counts[kind] += 1
+            return counts[kind] >= (KATANA_429_TRIES if kind == "limited" else KATANA_TRANSIENT_TRIES)
+
+        retrying = backoff.on_exception(_waits, Exception, max_tries=None, giveup=give_up, jitter=None, logger=None)(
+            self._get_once
+        )
+        try:
+            return retrying(path, params)
+        except RateLimited as exc:
+            raise Unavailable(f"Katana kept answering 429 for {path}") from exc
+        except TransientError as exc:
+            raise Unavailable(
+                f"{exc} (after {counts['transient']} tries); nothing was synced from a partial list"
+            ) from exc
 
     # -- lists ---------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import backoff
 import redis
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,6 +21,14 @@ from requests.adapters import HTTPAdapter
 from syncsvc import metrics
 from syncsvc.clients.luca_protocol import classify
 from syncsvc.clients.luca_session import LucaSession, SessionStore
+from syncsvc.defaults import (
+    LUCA_LOGIN_TRIES,
+    LUCA_READ_BASE_S,
+    LUCA_READ_MAX_S,
+    LUCA_READ_TRIES,
+    LUCA_SESSION_HEALS,
+)
+from syncsvc.domain import retry
 from syncsvc.domain.convert import as_int
 from syncsvc.domain.errors import (
     AccessRefused,
@@ -37,8 +44,6 @@ from syncsvc.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_SESSION_HEALS = 4
-READ_TRIES = 6
 NO_PAGING = {"No-Paging": "true"}
 
 
@@ -59,9 +64,7 @@ class LucaClient:
         self.http.cookies.set_policy(_NoCookies())
         self.http.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=settings.pool_size * 2 + 4))
         self.sessions = SessionStore(conn, settings.key_prefix)
-        self._list_retrying = backoff.on_exception(
-            backoff.expo, TransientError, max_tries=READ_TRIES, factor=0.2, max_value=5.0, logger=None
-        )(self._list_once)
+        self._list_retrying = retry.reads(LUCA_READ_TRIES, LUCA_READ_BASE_S, LUCA_READ_MAX_S)(self._list_once)
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -110,7 +113,7 @@ class LucaClient:
     ) -> dict[str, Any]:
         """One logical call. ``write`` calls are never resent after an ambiguous failure."""
         session = self.sessions.current() or self._relogin(None)
-        for _ in range(MAX_SESSION_HEALS):
+        for _ in range(LUCA_SESSION_HEALS + 1):
             resp = self._post(action, body, session.cookie_header(), headers)
             try:
                 return classify(resp, action, expect)
@@ -121,7 +124,7 @@ class LucaClient:
                 session = self._relogin(session.generation)
                 if write:
                     raise  # the create may have been committed before the page broke
-        raise TransientError(f"Luca {action}: session lost {MAX_SESSION_HEALS} times in a row")
+        raise TransientError(f"Luca {action}: session lost {LUCA_SESSION_HEALS + 1} times in a row")
 
     # -- session ---------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class LucaClient:
     def _login(self, previous: LucaSession | None) -> tuple[dict[str, str], int]:
         # The new session can die before its branch is selected (expiry, another login of the
         # same user): start the sequence over a few times before giving up.
-        for _ in range(3):
+        for _ in range(LUCA_LOGIN_TRIES):
             try:
                 return self._login_once()
             except SessionExpired as exc:
@@ -189,10 +192,11 @@ class LucaClient:
 
     # -- look-ups --------------------------------------------------------------------------
 
-    def _list(self, action: str, body: Mapping[str, Any], query: str = "") -> list[dict[str, Any]]:
+    def _list(self, action: str, body: Mapping[str, Any], query: str = "", retry: bool = True) -> list[dict[str, Any]]:
         """A whole list (``No-Paging``). Reads are safe to resend, so transient failures are
-        retried here; a list that still fails raises (never an empty or partial list)."""
-        return self._list_retrying(action, body, query)
+        retried here; a list that still fails raises (never an empty or partial list). Look-ups
+        made for one item pass ``retry=False``: the engine retries the item (syncsvc/domain/retry.py)."""
+        return (self._list_retrying if retry else self._list_once)(action, body, query)
 
     def _list_once(self, action: str, body: Mapping[str, Any], query: str) -> list[dict[str, Any]]:
         data = self.call(action + query, body, expect="list", headers=NO_PAGING)
@@ -210,14 +214,16 @@ class LucaClient:
         units = {str(r.get("tanim", "")).strip().lower(): as_int(r.get("id")) for r in rows}
         return {name: unit for name, unit in units.items() if unit is not None}
 
-    def stock_cards(self, code_from: str | None = None, code_to: str | None = None) -> dict[str, int]:
+    def stock_cards(
+        self, code_from: str | None = None, code_to: str | None = None, retry: bool = True
+    ) -> dict[str, int]:
         body: dict[str, Any] = {}
         if code_from is not None:
             body = {"stkSkart": {"kodBas": code_from, "kodBit": code_to or code_from, "kodOp": "between"}}
-        rows = self._list("ListeleStkSkart.do", body)
+        rows = self._list("ListeleStkSkart.do", body, retry=retry)
         return {str(r.get("kod") or r.get("kartKodu")): int(r["skartId"]) for r in rows if r.get("skartId") is not None}
 
-    def customers(self, code_from: str | None = None, code_to: str | None = None) -> dict[str, int]:
+    def customers(self, code_from: str | None = None, code_to: str | None = None, retry: bool = True) -> dict[str, int]:
         body: dict[str, Any] = {}
         if code_from is not None:
             body = {
@@ -225,7 +231,7 @@ class LucaClient:
                     "gnlFinansalNesne": {"kodBas": code_from, "kodBit": code_to or code_from, "kodOp": "between"}
                 }
             }
-        rows = self._list("ListeleFinMusteri.do", body)
+        rows = self._list("ListeleFinMusteri.do", body, retry=retry)
         out: dict[str, int] = {}
         for r in rows:
             code = str(r.get("kod") or r.get("kartKod") or "")
@@ -235,7 +241,7 @@ class LucaClient:
                 out[code] = min(out[code], int(r["finansalNesneId"]))
         return out
 
-    def invoices(self, tracking_from: str, tracking_to: str) -> dict[str, int]:
+    def invoices(self, tracking_from: str, tracking_to: str, retry: bool = True) -> dict[str, int]:
         body = {
             "ftrSsFaturaBaslik": {
                 "gnlOrgSsBelge": {
@@ -247,7 +253,7 @@ class LucaClient:
             "parUstHareketTuru": 18,
         }
         out: dict[str, int] = {}
-        for r in self._list("ListeleFtrSsFaturaBaslik.do", body):
+        for r in self._list("ListeleFtrSsFaturaBaslik.do", body, retry=retry):
             key = str(r.get("belgeTakipNo") or "")
             if key and r.get("ssFaturaBaslikId") is not None:
                 out[key] = min(out.get(key, int(r["ssFaturaBaslikId"])), int(r["ssFaturaBaslikId"]))
@@ -288,15 +294,16 @@ class LucaClient:
         body = {"stkSkart": {"kodBas": code, "kodBit": code, "kodOp": "between"}}
         rows = self._list("ListeleStkSkart.do", body)
         return next((r for r in rows if str(r.get("kod") or r.get("kartKodu")) == code), None)
+    # Look-ups by natural key are made for one item: tried once, the engine retries the item.
 
     def find_stock_card(self, code: str) -> int | None:
-        return self.stock_cards(code, code).get(code)
+        return self.stock_cards(code, code, retry=False).get(code)
 
     def find_customer(self, code: str) -> int | None:
-        return self.customers(code, code).get(code)
+        return self.customers(code, code, retry=False).get(code)
 
     def find_invoice(self, tracking: str) -> int | None:
-        return self.invoices(tracking, tracking).get(tracking)
+        return self.invoices(tracking, tracking, retry=False).get(tracking)
 
     # -- writes (one record per request: Luca takes no arrays) -------------------------------
 

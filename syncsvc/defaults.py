@@ -1,0 +1,28 @@
+"""Tuning constants that are not settings, each with its unit (as rq/defaults.py does).
+
+Settings (syncsvc/settings.py) are what an operator configures per deployment; these are the
+engineering limits behind them, changed in code with a reason.
+"""
+
+from __future__ import annotations
+
+# -- retries (the policy and its worst case: syncsvc/domain/retry.py) -------------------------
+KATANA_TRANSIENT_TRIES = 5
+"""Tries of one Katana GET on timeouts, resets and 5xx before the fetch fails (Unavailable)."""
+KATANA_429_TRIES = 8
+"""Tries of one Katana GET answered 429; each waits out the server's Retry-After."""
+KATANA_RETRY_BASE_S = 0.5
+"""First back-off of a failed Katana GET, doubled per try up to KATANA_RETRY_MAX_S."""
+KATANA_RETRY_MAX_S = 8.0
+LUCA_READ_TRIES = 6
+"""Tries of one Luca list (warm-up reads). Look-ups inside an item are tried once: the engine
+retries the item."""
+LUCA_READ_BASE_S = 0.2
+"""First back-off of a failed Luca list, doubled per try up to LUCA_READ_MAX_S (full jitter)."""
+LUCA_READ_MAX_S = 5.0
+LUCA_SESSION_HEALS = 3
+"""Re-logins one Luca call may make when Luca answers 1001-1003 (request NOT processed)."""
+LUCA_LOGIN_TRIES = 3
+"""Login + branch selection sequences when the new session dies before its branch is set."""
+JOB_RETRY_INTERVALS_S = (30, 120)
+"""RQ's retries of a whole job (transient systemic failures and abandoned jobs only)."""
