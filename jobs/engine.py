@@ -25,9 +25,10 @@ from typing import Any
 
 import backoff
 
+from jobs.control import RunControl
 from syncsvc import metrics
 from syncsvc.domain.errors import PermanentError, RunAborted, SyncError, error_class, is_retryable, is_systemic
-from syncsvc.domain.model import OUTCOMES, PHASES, ItemRecord, Plan, utcnow
+from syncsvc.domain.model import ItemRecord, Plan, utcnow
 from syncsvc.logsetup import current_fields
 from syncsvc.settings import Settings
 
@@ -75,69 +76,6 @@ class RunResult:
 
     counts: dict[str, int]
     failed: dict[str, ItemRecord]
-
-
-class Counters:
-    """Thread-safe outcome counts (pool threads report, the main thread reads)."""
-
-    def __init__(self, total: int) -> None:
-        self._lock = threading.Lock()
-        self.values: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        self.total = total
-        self.processed = 0
-
-    def add(self, outcome: str) -> None:
-        with self._lock:
-            self.values[outcome] += 1
-            self.processed += 1
-
-    def undo(self, outcome: str) -> None:
-        with self._lock:
-            self.values[outcome] -= 1
-            self.processed -= 1
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {"total": self.total, "processed": self.processed, **self.values}
-
-
-class Reporter:
-    """Publishes progress from the coordinating thread only, at most every ``every_s`` seconds.
-
-    RQ's ``get_current_job()`` is None inside pool threads, and ``save_meta`` overwrites the whole
-    dict, so exactly one thread writes. ``tick`` also keeps the run lock alive.
-    """
-
-    def __init__(
-        self,
-        publish: Callable[[dict[str, Any]], None] | None,
-        heartbeat: Callable[[], None] | None,
-        every_s: float = 0.5,
-    ) -> None:
-        self.publish = publish
-        self.heartbeat = heartbeat
-        self.every_s = every_s
-        self.phase = "queued"
-        self.extra: dict[str, Any] = {}
-        self._last = 0.0
-        self.counters = Counters(0)
-
-    def set_phase(self, phase: str, **extra: Any) -> None:
-        if phase not in PHASES:  # the API documents the list; keep them in step
-            raise ValueError(f"unknown phase {phase!r}; add it to syncsvc.domain.model.PHASES")
-        self.phase = phase
-        self.extra.update(extra)
-        self.tick(force=True)
-
-    def tick(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.every_s:
-            return
-        self._last = now
-        if self.heartbeat:
-            self.heartbeat()
-        if self.publish:
-            self.publish({"phase": self.phase, **self.counters.snapshot(), **self.extra, "updatedAt": utcnow()})
 
 
 @dataclass
@@ -228,17 +166,16 @@ def _attempt_item(item: Item, handler: Handler, settings: Settings, stop: thread
 
 
 class Engine:
-    def __init__(self, settings: Settings, reporter: Reporter, recorder: Recorder) -> None:
+    def __init__(self, settings: Settings, control: RunControl, recorder: Recorder) -> None:
         self.settings = settings
-        self.reporter = reporter
+        self.control = control
         self.recorder = recorder
         self.stop = threading.Event()
 
     def run(self, items: list[Item], handler: Handler) -> RunResult:
         """Process every item. Every outcome goes to the recorder (history) as it happens; only the
         counts and the failures are kept here, so memory doesn't grow with successful items."""
-        counters = Counters(len(items))
-        self.reporter.counters = counters
+        counters = self.control.track(len(items))
         failed: dict[str, ItemRecord] = {}
         retryable: set[str] = set()  # failed items another round may still fix
         settled: set[str] = set()
@@ -268,7 +205,7 @@ class Engine:
                 settle(item, _record(item, None, item.error or PermanentError("item could not be mapped")))
         pending = [i for i in items if i.plan is not None]
         batches = (len(pending) + self.settings.batch_size - 1) // self.settings.batch_size
-        self.reporter.set_phase(self.reporter.phase, batches=batches)
+        self.control.set_phase(self.control.phase, batches=batches)
         abort: BaseException | None = None
         for round_no in range(self.settings.retry_rounds + 1):
             if not pending or abort is not None:
@@ -279,7 +216,7 @@ class Engine:
                     "retry round %d for %d items after %.1f s", round_no, len(pending), pause,
                     extra={"retry_round": round_no, "items": len(pending), "delay_s": pause},
                 )  # fmt: skip
-                self.reporter.set_phase(self.reporter.phase, retryRound=round_no)
+                self.control.set_phase(self.control.phase, retryRound=round_no)
                 time.sleep(pause)
                 for _item in pending:  # their failed outcome is replaced by this round's
                     counters.undo("failed")
@@ -290,7 +227,7 @@ class Engine:
                 if item.key not in settled:
                     settle(item, _record(item, None, RunAborted(f"not attempted: run aborted ({abort})")))
         self.recorder.flush()
-        self.reporter.tick(force=True)
+        self.control.tick(force=True)
         if abort is not None:
             raise abort
         return RunResult(counters.snapshot(), failed)
@@ -314,7 +251,7 @@ class Engine:
                     in_flight[pool.submit(call, _attempt_item, item, handler, self.settings, self.stop)] = item
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, timeout=self.reporter.every_s, return_when=FIRST_COMPLETED)
+                done, _ = wait(in_flight, timeout=self.control.every_s, return_when=FIRST_COMPLETED)
                 for future in done:
                     item = in_flight.pop(future)
                     exc = future.exception()
@@ -324,7 +261,7 @@ class Engine:
                             self.stop.set()  # other threads finish their current call and stop
                         continue  # recorded by run() as not attempted
                     settle(item, _record(item, None if exc else future.result(), exc), exc)
-                self.reporter.tick()
+                self.control.tick()
         except BaseException as exc:
             # Job timeout (raised in this thread by RQ) or interrupt: don't wait for the queue.
             self.stop.set()

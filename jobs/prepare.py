@@ -16,7 +16,8 @@ from typing import Any
 
 import redis
 
-from jobs.engine import Engine, Handler, Item, Recorder, Reporter
+from jobs.control import RunControl
+from jobs.engine import Engine, Handler, Item, Recorder
 from jobs.scope import Scope, full_scope, split_ref
 from jobs.upserts import Upserts
 from syncsvc.clients.katana import KatanaClient
@@ -42,7 +43,7 @@ class RunContext:
     katana: KatanaClient
     luca: LucaClient
     upserts: Upserts
-    reporter: Reporter
+    control: RunControl
     dry_run: bool
     scope: Scope = field(default_factory=full_scope)
 
@@ -168,7 +169,7 @@ def _prefix_range(prefix: str) -> tuple[str, str] | tuple[None, None]:
 def warming(ctx: RunContext) -> Iterator[None]:
     """Warm-up reads that still fail after their retries abort the run: without Luca's own list
     we can't tell what exists, and guessing is how duplicates are made."""
-    ctx.reporter.set_phase("warming")
+    ctx.control.set_phase("warming")
     try:
         yield
     except TransientError as exc:
@@ -205,7 +206,7 @@ def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
     scope.watermark.begin()
     with warming(ctx):
         tenant = LucaTenant(units=ctx.luca.units())
-    ctx.reporter.set_phase("fetching")
+    ctx.control.set_phase("fetching")
     # Each page is mapped as it arrives and its raw rows dropped: the engine needs the plans, not
     # Katana's JSON (which is twice their size).
     mapped: dict[Any, Item] = {}
@@ -296,7 +297,7 @@ def _warm_cards(ctx: RunContext) -> dict[str, Any]:
 def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
     scope = ctx.scope
     scope.watermark.begin()
-    ctx.reporter.set_phase("fetching")
+    ctx.control.set_phase("fetching")
     if scope.mode == "full":
         customers = ctx.katana.list_all("customers", max_items=limit)[:limit]
     elif scope.mode == "incremental":
@@ -335,7 +336,7 @@ def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
 def prepare_invoices(ctx: RunContext, limit: int | None) -> Prepared:
     s, katana, scope = ctx.settings, ctx.katana, ctx.scope
     scope.watermark.begin()
-    ctx.reporter.set_phase("fetching")
+    ctx.control.set_phase("fetching")
     orders: list[dict[str, Any]] = []
     for status in s.invoice_statuses if scope.mode in ("full", "incremental") else ():
         params = {"status": status, **(scope.window if scope.mode == "incremental" else {})}
@@ -442,10 +443,10 @@ def _ensure_dependencies(
         if not dep_items:
             summary[kind] = {}
             continue
-        ctx.reporter.set_phase(f"ensuring {kind}")
+        ctx.control.set_phase(f"ensuring {kind}")
         # Dependencies are not items of this run: their counts go to the summary, failures to the
         # invoices that needed them.
-        engine = Engine(s, ctx.reporter, Recorder(lambda _rows: None, s.batch_size))
+        engine = Engine(s, ctx.control, Recorder(lambda _rows: None, s.batch_size))
         result = engine.run(dep_items, handler)
         summary[kind] = {k: n for k, n in result.counts.items() if k not in ("total", "processed") and n}
         for code, item in [(i.key, i) for i in dep_items] if kind == "customers" else card_by_code.items():

@@ -16,7 +16,8 @@ from typing import Any
 import redis
 
 from jobs.continuity import close_scope, open_scope
-from jobs.engine import Engine, Recorder, Reporter
+from jobs.control import RunControl
+from jobs.engine import Engine, Recorder
 from jobs.enqueue import start_drain
 from jobs.prepare import Prepared, RunContext
 from jobs.scope import iso_or_none
@@ -51,18 +52,14 @@ def prepare_of(name: str) -> Prepare:
 
 
 def build_context(
-    settings: Settings,
-    conn: redis.Redis,
-    reporter: Reporter,
-    dry_run: bool,
-    run_id: str = "",
-    guard: Callable[[], None] | None = None,
+    settings: Settings, conn: redis.Redis, control: RunControl, dry_run: bool, run_id: str = ""
 ) -> RunContext:
     budget = KatanaBudget(
         conn, settings.key_prefix, settings.katana_api_key, settings.katana_rate_requests, settings.katana_rate_window_s
     )
-    katana = KatanaClient(settings.katana_base_url, settings.katana_api_key, budget, settings.katana_timeout_s)
-    katana.heartbeat = reporter.tick
+    katana = KatanaClient(
+        settings.katana_base_url, settings.katana_api_key, budget, settings.katana_timeout_s, heartbeat=control.tick
+    )
     luca = LucaClient(settings, conn)
 
     def cache(kind: str) -> IdCache:
@@ -70,11 +67,9 @@ def build_context(
 
     upserts = Upserts(
         luca, cache("stockcard"), cache("customer"), cache("invoice"), dry_run=dry_run, run_id=run_id,
-        settle_s=settings.luca_write_settle_s,
+        settle_s=settings.luca_write_settle_s, guard=control.alive,
     )  # fmt: skip
-    if guard is not None:
-        upserts.guard = guard
-    return RunContext(settings, conn, katana, luca, upserts, reporter, dry_run)
+    return RunContext(settings, conn, katana, luca, upserts, control, dry_run)
 
 
 def run_sync(
@@ -122,8 +117,8 @@ def _run_sync(
         if publish is not None:  # the job itself says why, also while RQ waits to retry it
             publish({"phase": "failed", "error": reason})
         raise
-    reporter = Reporter(publish, lock.heartbeat)
-    ctx = build_context(settings, conn, reporter, dry_run, run_id, guard=lock.verify)
+    control = RunControl(lock, publish)
+    ctx = build_context(settings, conn, control, dry_run, run_id)
     try:
         scope, unknown = open_scope(
             conn, settings, sync_type, mode=request.mode, keys=request.keys, dry_run=dry_run, limit=limit,
@@ -148,12 +143,13 @@ def _run_sync(
         "%s run %s started (trigger %s, mode %s, limit %s, dry run %s)", sync_type, run_id, trigger, scope.mode,
         limit, dry_run, extra={"trigger": trigger, "mode": scope.mode, "limit": limit, "dry_run": dry_run},
     )  # fmt: skip
+    control.start()  # the lock is extended on a timer from here to the end of the run
     try:
         prepared = prepare(ctx, limit)
         prepared.items += unknown
-        reporter.set_phase("syncing")
+        control.set_phase("syncing")
         recorder = Recorder(lambda rows: history.record_items(run_id, rows), settings.batch_size)
-        result = Engine(settings, reporter, recorder).run(prepared.items, prepared.handler)
+        result = Engine(settings, control, recorder).run(prepared.items, prepared.handler)
         cursor_after = close_scope(conn, settings, sync_type, run_id, scope, prepared, result)
         counts = {k: result.counts[k] for k in ("total", *OUTCOMES)}
         failures = [
@@ -175,7 +171,7 @@ def _run_sync(
             **prepared.extra,
         }
         history.finish_run(run_id, "finished", counts, summary=summary, cursor_after=cursor_after)
-        reporter.set_phase("done")
+        control.set_phase("done")
         metrics.record_run(conn, settings.key_prefix, sync_type, "finished", counts)
         log.info(
             "%s run %s finished in %.1f s: %s", sync_type, run_id, summary["durationSeconds"],
@@ -191,7 +187,7 @@ def _run_sync(
         except HistoryUnavailable as unrecorded:  # the job's error still says why the run failed
             counts = {}
             log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)
-        reporter.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        control.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
         metrics.record_run(conn, settings.key_prefix, sync_type, "failed", counts)
         log.error(
             "%s run %s failed after %.1f s: %s", sync_type, run_id, time.monotonic() - started,
@@ -201,6 +197,7 @@ def _run_sync(
         )  # fmt: skip
         raise
     finally:
+        control.stop()
         lock.release()
         ctx.katana.close()
         ctx.luca.close()

@@ -15,8 +15,10 @@ KATANA_RETRY_BASE_S = 0.5
 """First back-off of a failed Katana GET, doubled per try up to KATANA_RETRY_MAX_S."""
 KATANA_RETRY_MAX_S = 8.0
 LUCA_READ_TRIES = 6
-"""Tries of one Luca list (warm-up reads). Look-ups inside an item are tried once: the engine
-retries the item."""
+"""Tries of one Luca list read at warm-up (the whole run depends on it)."""
+LUCA_LOOKUP_TRIES = 3
+"""Tries of one Luca look-up by natural key, made for one item: the engine retries the item too,
+so this is kept small (the product is the worst case, see syncsvc/domain/retry.py)."""
 LUCA_READ_BASE_S = 0.2
 """First back-off of a failed Luca list, doubled per try up to LUCA_READ_MAX_S (full jitter)."""
 LUCA_READ_MAX_S = 5.0
@@ -26,3 +28,9 @@ LUCA_LOGIN_TRIES = 3
 """Login + branch selection sequences when the new session dies before its branch is set."""
 JOB_RETRY_INTERVALS_S = (30, 120)
 """RQ's retries of a whole job (transient systemic failures and abandoned jobs only)."""
+
+# -- run control (jobs/control.py) ------------------------------------------------------------
+PROGRESS_EVERY_S = 0.5
+"""Progress is published to the job's meta at most this often (one Redis write)."""
+LOCK_EXTEND_EVERY_S = 1.0
+"""The run lock is extended (and ownership checked) this often by a timer thread."""

@@ -87,7 +87,13 @@ class KatanaClient:
     """GET-only client. Thread-safe for the fixed host it talks to."""
 
     def __init__(
-        self, base_url: str, api_key: str, budget: KatanaBudget, timeout_s: float = 30.0, pool: int = 10
+        self,
+        base_url: str,
+        api_key: str,
+        budget: KatanaBudget,
+        timeout_s: float = 30.0,
+        pool: int = 10,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.budget = budget
@@ -97,8 +103,8 @@ class KatanaClient:
         self.http.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
         self.requests_sent = 0
         self.rate_limited = 0
-        # Called between requests and while waiting for budget: keeps the run lock and progress alive.
-        self.heartbeat: Callable[[], None] | None = None
+        # Called between requests and while waiting for budget: progress, and the run's alive check.
+        self.heartbeat = heartbeat
 
     def close(self) -> None:
         self.http.close()

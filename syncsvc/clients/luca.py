@@ -23,6 +23,7 @@ from syncsvc.clients.luca_protocol import classify
 from syncsvc.clients.luca_session import LucaSession, SessionStore
 from syncsvc.defaults import (
     LUCA_LOGIN_TRIES,
+    LUCA_LOOKUP_TRIES,
     LUCA_READ_BASE_S,
     LUCA_READ_MAX_S,
     LUCA_READ_TRIES,
@@ -65,6 +66,7 @@ class LucaClient:
         self.http.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=settings.pool_size * 2 + 4))
         self.sessions = SessionStore(conn, settings.key_prefix)
         self._list_retrying = retry.reads(LUCA_READ_TRIES, LUCA_READ_BASE_S, LUCA_READ_MAX_S)(self._list_once)
+        self._lookup_retrying = retry.reads(LUCA_LOOKUP_TRIES, LUCA_READ_BASE_S, LUCA_READ_MAX_S)(self._list_once)
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -192,11 +194,13 @@ class LucaClient:
 
     # -- look-ups --------------------------------------------------------------------------
 
-    def _list(self, action: str, body: Mapping[str, Any], query: str = "", retry: bool = True) -> list[dict[str, Any]]:
+    def _list(
+        self, action: str, body: Mapping[str, Any], query: str = "", lookup: bool = False
+    ) -> list[dict[str, Any]]:
         """A whole list (``No-Paging``). Reads are safe to resend, so transient failures are
-        retried here; a list that still fails raises (never an empty or partial list). Look-ups
-        made for one item pass ``retry=False``: the engine retries the item (syncsvc/domain/retry.py)."""
-        return (self._list_retrying if retry else self._list_once)(action, body, query)
+        retried here; a list that still fails raises (never an empty or partial list). A look-up
+        made for one item (``lookup``) gets fewer tries: the engine retries the item as well."""
+        return (self._lookup_retrying if lookup else self._list_retrying)(action, body, query)
 
     def _list_once(self, action: str, body: Mapping[str, Any], query: str) -> list[dict[str, Any]]:
         data = self.call(action + query, body, expect="list", headers=NO_PAGING)
@@ -215,15 +219,17 @@ class LucaClient:
         return {name: unit for name, unit in units.items() if unit is not None}
 
     def stock_cards(
-        self, code_from: str | None = None, code_to: str | None = None, retry: bool = True
+        self, code_from: str | None = None, code_to: str | None = None, lookup: bool = False
     ) -> dict[str, int]:
         body: dict[str, Any] = {}
         if code_from is not None:
             body = {"stkSkart": {"kodBas": code_from, "kodBit": code_to or code_from, "kodOp": "between"}}
-        rows = self._list("ListeleStkSkart.do", body, retry=retry)
+        rows = self._list("ListeleStkSkart.do", body, lookup=lookup)
         return {str(r.get("kod") or r.get("kartKodu")): int(r["skartId"]) for r in rows if r.get("skartId") is not None}
 
-    def customers(self, code_from: str | None = None, code_to: str | None = None, retry: bool = True) -> dict[str, int]:
+    def customers(
+        self, code_from: str | None = None, code_to: str | None = None, lookup: bool = False
+    ) -> dict[str, int]:
         body: dict[str, Any] = {}
         if code_from is not None:
             body = {
@@ -231,7 +237,7 @@ class LucaClient:
                     "gnlFinansalNesne": {"kodBas": code_from, "kodBit": code_to or code_from, "kodOp": "between"}
                 }
             }
-        rows = self._list("ListeleFinMusteri.do", body, retry=retry)
+        rows = self._list("ListeleFinMusteri.do", body, lookup=lookup)
         out: dict[str, int] = {}
         for r in rows:
             code = str(r.get("kod") or r.get("kartKod") or "")
@@ -241,7 +247,7 @@ class LucaClient:
                 out[code] = min(out[code], int(r["finansalNesneId"]))
         return out
 
-    def invoices(self, tracking_from: str, tracking_to: str, retry: bool = True) -> dict[str, int]:
+    def invoices(self, tracking_from: str, tracking_to: str, lookup: bool = False) -> dict[str, int]:
         body = {
             "ftrSsFaturaBaslik": {
                 "gnlOrgSsBelge": {
@@ -253,7 +259,7 @@ class LucaClient:
             "parUstHareketTuru": 18,
         }
         out: dict[str, int] = {}
-        for r in self._list("ListeleFtrSsFaturaBaslik.do", body, retry=retry):
+        for r in self._list("ListeleFtrSsFaturaBaslik.do", body, lookup=lookup):
             key = str(r.get("belgeTakipNo") or "")
             if key and r.get("ssFaturaBaslikId") is not None:
                 out[key] = min(out.get(key, int(r["ssFaturaBaslikId"])), int(r["ssFaturaBaslikId"]))
@@ -294,16 +300,17 @@ class LucaClient:
         body = {"stkSkart": {"kodBas": code, "kodBit": code, "kodOp": "between"}}
         rows = self._list("ListeleStkSkart.do", body)
         return next((r for r in rows if str(r.get("kod") or r.get("kartKodu")) == code), None)
-    # Look-ups by natural key are made for one item: tried once, the engine retries the item.
+
+    # Look-ups by natural key are made for one item: LUCA_LOOKUP_TRIES here, the engine retries the item.
 
     def find_stock_card(self, code: str) -> int | None:
-        return self.stock_cards(code, code, retry=False).get(code)
+        return self.stock_cards(code, code, lookup=True).get(code)
 
     def find_customer(self, code: str) -> int | None:
-        return self.customers(code, code, retry=False).get(code)
+        return self.customers(code, code, lookup=True).get(code)
 
     def find_invoice(self, tracking: str) -> int | None:
-        return self.invoices(tracking, tracking, retry=False).get(tracking)
+        return self.invoices(tracking, tracking, lookup=True).get(tracking)
 
     # -- writes (one record per request: Luca takes no arrays) -------------------------------
 

@@ -6,7 +6,7 @@ operation                   retried by             tries (syncsvc/defaults.py, S
 ==========================  =====================  ==============================================
 Katana GET (a page)         KatanaClient           5 transient + 8 x 429 (each waits Retry-After)
 Luca list (warm-up read)    LucaClient             LUCA_READ_TRIES = 6
-Luca look-up inside an item not retried there      the engine retries the item
+Luca look-up for one item   LucaClient             LUCA_LOOKUP_TRIES = 3 (kept small: see below)
 one item (look-up + write)  Engine                 max_attempts (3) x (retry_rounds + 1) (3) = 9
 the whole run               RQ                     1 + 2, only for ``retry_run`` errors
 ==========================  =====================  ==============================================
@@ -15,10 +15,12 @@ A session heal (re-login and resend after Luca's 1001-1003, which prove the requ
 processed) is not a retry of a failure; it is bounded by LUCA_SESSION_HEALS per call.
 
 Worst case, stated once: a Luca look-up made for one item is sent at most
-``max_attempts x (retry_rounds + 1) = 9`` times in a run, each send followed by at most
-LUCA_SESSION_HEALS resends after a re-login (was 6 x 4 x 3 x 3 x 3 = 648: client reads x heals
-x item attempts x rounds x job runs). Item failures don't fail the run, so RQ never repeats them;
-a warm-up list is read at most LUCA_READ_TRIES x 3 job runs = 18 times.
+``LUCA_LOOKUP_TRIES x max_attempts x (retry_rounds + 1) = 3 x 3 x 3 = 27`` times in a run (was
+6 x 4 x 3 x 3 x 3 = 648: client reads x session heals x item attempts x rounds x job runs).
+Session heals are resends of requests Luca proved it did NOT process, not retries of failures.
+Item failures don't fail the run, so RQ never repeats them; a warm-up list is read at most
+LUCA_READ_TRIES x 3 job runs = 18 times. (Trying look-ups once made the fault storm leave items
+unsynced: a look-up is a read and is retried as one, briefly.)
 tests/unit/test_retry_policy.py checks these numbers.
 """
 

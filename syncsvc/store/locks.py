@@ -22,7 +22,7 @@ from syncsvc.store.cache import as_str
 
 LOCK_TTL_S = 60
 CHECK_EVERY_S = 1.0
-"""How often the heartbeat verifies ownership (one Redis call; the reporter ticks every 0.5 s)."""
+"""How often the heartbeat verifies ownership (one Redis call; jobs/control.py calls it every second)."""
 
 
 class RunLock:

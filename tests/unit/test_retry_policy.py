@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.engine import Done, Engine, Item, ItemState, Recorder, Reporter
+from jobs.control import RunControl
+from jobs.engine import Done, Engine, Item, ItemState, Recorder
 from syncsvc.domain.errors import (
     AccessRefused,
     AlreadyRunning,
@@ -36,13 +37,14 @@ def _run(exc: Exception, items: int = 2) -> tuple[int, dict[str, int]]:
         raise exc
 
     work = [Item(key=f"k{i}", kind="t", plan=Plan.of(f"k{i}", {})) for i in range(items)]
-    result = Engine(settings, Reporter(None, None), Recorder(lambda rows: None, 20)).run(work, handler)
+    result = Engine(settings, RunControl(), Recorder(lambda rows: None, 20)).run(work, handler)
     return calls, result.counts
 
 
 @pytest.mark.parametrize("exc", [TransientError("reset"), ReplyTimeout("slow"), SessionExpired("1001", 1001)])
 def test_an_item_is_tried_at_most_attempts_times_rounds(exc: Exception) -> None:
-    # The worst case for one item's Luca look-up: 3 attempts x (2 + 1) rounds = 9 sends per run.
+    # The engine's part of the worst case: 3 attempts x (2 + 1) rounds = 9 tries of an item per
+    # run; each try's look-up gets LUCA_LOOKUP_TRIES (3) in the client: 27 sends at most.
     calls, counts = _run(exc)
     assert calls == 2 * 3 * 3
     assert counts["failed"] == counts["total"] == 2
