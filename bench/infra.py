@@ -19,6 +19,7 @@ import requests
 from sandbox.testing import Sandbox, start_sandbox
 from syncsvc.net import free_port, wait_http
 from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
+from syncsvc.process import stop_process
 
 TOKEN = "bench-token-7d3f"
 # The sandbox accepts every key listed here. Each run takes a fresh one so no run inherits
@@ -53,12 +54,7 @@ def private_redis() -> Iterator[str]:
         conn.close()
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

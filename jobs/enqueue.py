@@ -21,7 +21,9 @@ from typing import Any
 import redis
 from rq import Queue, Retry
 
+from syncsvc.defaults import CLAIM_GRACE_MS, FAILURE_TTL_S, JOB_RETRY_INTERVALS_S, RESULT_TTL_S
 from syncsvc.domain.model import RunRequest, utcnow
+from syncsvc.keys import Keys, as_str
 from syncsvc.settings import Settings
 from syncsvc.store.cursors import Cursors
 from syncsvc.store.pending import PendingEvents
@@ -34,15 +36,9 @@ WORKER_COMMAND = "rq worker sync -c syncsvc.ops.rq_settings --with-scheduler"
 JOB_FUNCTION = "jobs.tasks.run_sync_job"
 """The one RQ entry point, for every sync type (the type travels in the request)."""
 
-RESULT_TTL_S = 24 * 3600
-"""Finished jobs (and their result) stay visible in the dashboard and the job route for a day."""
-FAILURE_TTL_S = 7 * 24 * 3600
-"""Failed jobs are kept a week, not RQ's default year (the dashboard slows down with many)."""
-RETRY = Retry(max=2, interval=[30, 120])
+RETRY = Retry(max=len(JOB_RETRY_INTERVALS_S), interval=list(JOB_RETRY_INTERVALS_S))
 """Abandoned jobs (killed worker) and transient systemic failures (``errors.retry_run``) are
 retried after 30 s, then 120 s; every other failure ends the job at once (``jobs.tasks``)."""
-CLAIM_GRACE_MS = 30_000
-"""How long a claim may exist before its job hash does (the claim-then-enqueue gap)."""
 STATE_LOG_TTL_S = FAILURE_TTL_S
 
 _CLAIM = """
@@ -82,11 +78,11 @@ class AlreadyQueued(Exception):
 
 
 def claim_key(settings: Settings, sync_type: str) -> str:
-    return settings.redis_key("claim", sync_type)
+    return Keys(settings.key_prefix).start_claim(sync_type)
 
 
 def state_log_key(settings: Settings, job_id: str) -> str:
-    return settings.redis_key("jobstates", job_id)
+    return Keys(settings.key_prefix).job_states(job_id)
 
 
 def sync_queue(conn: redis.Redis) -> Queue:
@@ -121,7 +117,7 @@ def start_sync(
     key = claim_key(settings, request.sync_type)
     holder = conn.eval(_CLAIM, 1, key, job_id, "rq:job:", str(CLAIM_GRACE_MS))
     if holder is not None:
-        raise AlreadyQueued(request.sync_type, holder.decode() if isinstance(holder, bytes) else str(holder))
+        raise AlreadyQueued(request.sync_type, as_str(holder))
     try:
         # Record QUEUED before the job can be picked up, so the log is in order.
         log_state(conn, settings, job_id, "QUEUED")
@@ -178,7 +174,7 @@ def start_drain(conn: redis.Redis, settings: Settings, sync_type: str, job_funct
 
 def current_claim(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None:
     raw = conn.get(claim_key(settings, sync_type))
-    return raw.decode() if isinstance(raw, bytes) else raw
+    return None if raw is None else as_str(raw)
 
 
 def log_state(conn: redis.Redis, settings: Settings, job_id: str, state: str) -> None:
@@ -193,6 +189,6 @@ def log_state(conn: redis.Redis, settings: Settings, job_id: str, state: str) ->
 def read_state_log(conn: redis.Redis, settings: Settings, job_id: str) -> list[dict[str, Any]]:
     out = []
     for raw in conn.lrange(state_log_key(settings, job_id), 0, -1):
-        state, _, at = (raw.decode() if isinstance(raw, bytes) else raw).partition(" ")
+        state, _, at = as_str(raw).partition(" ")
         out.append({"stateName": state, "createdAt": at})
     return out

@@ -26,8 +26,8 @@ from syncsvc.domain.convert import as_int, canonical_code, to_decimal
 from syncsvc.domain.errors import ConflictError, MappingError, PermanentError, SyncError, TransientError, Unavailable
 from syncsvc.domain.mapping import LucaTenant, customer_code, map_customer, map_invoice, map_stock_card
 from syncsvc.domain.model import Plan
+from syncsvc.keys import Keys, as_str
 from syncsvc.settings import Settings
-from syncsvc.store.cache import as_str
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _safe_map(key: str, kind: str, build: Callable[[], Plan]) -> Item:
 
 
 def _conflicts_key(settings: Settings) -> str:
-    return settings.redis_key("luca", "stockcard", "conflicts")
+    return Keys(settings.key_prefix).code_conflicts()
 
 
 def card_item(variant: Mapping[str, Any], settings: Settings, tenant: LucaTenant) -> Item:

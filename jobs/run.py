@@ -26,6 +26,7 @@ from syncsvc import metrics
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
+from syncsvc.defaults import MAX_FAILURES_IN_RESULT
 from syncsvc.domain.errors import AlreadyRunning, HistoryUnavailable
 from syncsvc.domain.model import OUTCOMES, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
@@ -38,7 +39,6 @@ from syncsvc.store.pending import PendingEvents
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES_IN_RESULT = 50
 
 Prepare = Callable[[RunContext, int | None], Prepared]
 

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from syncsvc.domain.model import iso_utc
+
 MODES = ("full", "incremental")
 """Modes a caller may ask for; ``drain`` and targeted (``keys``) runs are started internally."""
 REF = re.compile(r"^(variant|product|material|service|customer|order):(\d{1,12})$")
@@ -107,7 +109,7 @@ class Scope:
     def window(self) -> dict[str, str]:
         """Query parameters of an incremental read."""
         assert self.since is not None
-        stamp = self.since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = iso_utc(self.since)
         return {"updated_at_min": stamp, "include_deleted": "true", "include_archived": "true"}
 
     def refs_of(self, *kinds: str) -> dict[str, set[int]]:
@@ -128,9 +130,7 @@ class Scope:
 
 
 def iso_or_none(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if moment is None else iso_utc(moment)
 
 
 def full_scope() -> Scope:

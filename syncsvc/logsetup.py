@@ -24,6 +24,7 @@ from typing import Any
 from pythonjsonlogger import json as jsonlogger
 
 from syncsvc.domain.errors import ConfigError
+from syncsvc.domain.model import iso_utc
 
 MASK = "***"
 _installed: list[str] = []
@@ -121,8 +122,7 @@ class JsonFormatter(jsonlogger.JsonFormatter):
         )
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        stamp = datetime.fromtimestamp(record.created, UTC)
-        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso_utc(datetime.fromtimestamp(record.created, UTC))
 
     def format(self, record: logging.LogRecord) -> str:
         # Extras are ours (never secrets by rule), but mask the finished line as well.

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import redis
 
 from syncsvc import metrics
+from syncsvc.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ class KatanaBudget:
     ) -> None:
         # The key name carries a hash of the API key, never the key itself.
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]
-        self.log_key = f"{prefix}:katana:budget:{key_id}"
-        self.cool_key = f"{prefix}:katana:cooldown:{key_id}"
+        self.log_key = Keys(prefix).katana_budget(key_id)
+        self.cool_key = Keys(prefix).katana_cooldown(key_id)
         self.limit = limit
         self.window_ms = int((window_s + margin_s) * 1000)
         self._acquire = conn.register_script(_ACQUIRE)

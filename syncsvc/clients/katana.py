@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -22,14 +22,22 @@ from requests.adapters import HTTPAdapter
 
 from syncsvc import metrics
 from syncsvc.clients.budget import KatanaBudget
-from syncsvc.defaults import KATANA_429_TRIES, KATANA_RETRY_BASE_S, KATANA_RETRY_MAX_S, KATANA_TRANSIENT_TRIES
+from syncsvc.defaults import (
+    KATANA_429_TRIES,
+    KATANA_IDS_PER_CALL,
+    KATANA_PAGE_SIZE,
+    KATANA_RETRY_BASE_S,
+    KATANA_RETRY_MAX_S,
+    KATANA_TRANSIENT_TRIES,
+)
 from syncsvc.domain.errors import AccessRefused, RateLimited, RunAborted, TransientError, Unavailable, is_retryable
+from syncsvc.domain.model import iso_utc
 from syncsvc.net import pinned_session
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 250  # Katana's maximum; larger is clamped
-IDS_PER_CALL = 100  # keeps the query string well under common URL limits
+PAGE_SIZE = KATANA_PAGE_SIZE
+IDS_PER_CALL = KATANA_IDS_PER_CALL
 
 
 def _waits() -> Generator[float, Any, None]:
@@ -267,8 +275,7 @@ class KatanaClient:
         changed while an earlier scan paged could otherwise fall between two windows. Deleted
         records come back with ``deleted_at`` set (Katana moves ``updated_at`` on soft delete).
         """
-        start = (since - timedelta(seconds=overlap_s)).astimezone(UTC)
-        stamp = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = iso_utc(since - timedelta(seconds=overlap_s))
         return self.list_all(path, {**dict(params or {}), "updated_at_min": stamp, "include_deleted": "true"})
 
     def get_by_ids(

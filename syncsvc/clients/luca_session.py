@@ -18,6 +18,8 @@ from typing import Any
 
 import redis
 
+from syncsvc.keys import Keys
+
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +38,10 @@ class SessionStore:
 
     def __init__(self, conn: redis.Redis, prefix: str, ttl_s: int = 3600) -> None:
         self.conn = conn
-        self.key = f"{prefix}:luca:session"
-        self.lock_key = f"{prefix}:luca:login-lock"
-        self.logins_key = f"{prefix}:luca:logins"
+        keys = Keys(prefix)
+        self.key = keys.luca_session()
+        self.lock_key = keys.luca_login_lock()
+        self.logins_key = keys.luca_logins()
         self.ttl_s = ttl_s
         self._local: LucaSession | None = None
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from syncsvc.domain.checks import show_json as _show
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 
 OUTCOMES = ("created", "updated", "adopted", "skipped", "gone", "failed")
@@ -46,14 +47,6 @@ def utcnow() -> str:
 
 class InvalidRequest(ValueError):
     """A run request is malformed; the message is one line naming the field and what is allowed."""
-
-
-def _show(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from jobs.enqueue import WORKER_COMMAND
+from syncsvc.process import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,14 +41,7 @@ class Child:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (gunicorn and rq both shut down gracefully on it), then SIGKILL after ``timeout``."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def tail(self, lines: int = 20) -> str:
         if self.log_path is None or not self.log_path.exists():

@@ -19,11 +19,13 @@ from typing import Any
 
 import redis
 
+from syncsvc.defaults import CREATE_CLAIM_TTL_S, CREATE_PENDING_TTL_S
 from syncsvc.domain.errors import TransientError, Unavailable
+from syncsvc.keys import Keys, as_str
 
 KINDS = ("stockcard", "customer", "invoice")
-CLAIM_TTL_S = 120.0  # longer than one create can take (client timeout x session heals)
-PENDING_TTL_S = 7 * 24 * 3600  # as long as the cache: after that the warm-up knows better
+CLAIM_TTL_S = CREATE_CLAIM_TTL_S
+PENDING_TTL_S = CREATE_PENDING_TTL_S
 # KEYS: claim, pending marker, id hash, digest hash. ARGV: token, owner prefix, claim ms, pending s, code.
 _ACQUIRE = """
 local held = redis.call('GET', KEYS[1])
@@ -61,11 +63,6 @@ return 1
 """
 
 
-def as_str(value: bytes | str) -> str:
-    """Redis replies are bytes unless the client decodes; accept both."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class CreateClaim:
     """The right to create one record (see :meth:`IdCache.creating`), with what Redis held for
     it at the moment the claim was taken."""
@@ -88,9 +85,10 @@ class IdCache:
             raise ValueError(f"unknown cache kind {kind!r}")
         self.conn = conn
         self.kind = kind
-        self.key = f"{prefix}:luca:{kind}"
-        self.digest_key = f"{self.key}:digest"
-        self.meta_key = f"{self.key}:meta"
+        self.keys = Keys(prefix)
+        self.key = self.keys.cache(kind)
+        self.digest_key = self.keys.cache_digests(kind)
+        self.meta_key = self.keys.cache_meta(kind)
         self.ttl_s = ttl_s
         self._acquire = conn.register_script(_ACQUIRE)
         self._release = conn.register_script(_RELEASE)
@@ -129,7 +127,12 @@ class IdCache:
         over the claims its dead attempt left (looking the records up first) instead of waiting.
         Two Redis round trips per claim (taking it, and recording + releasing), both scripts.
         """
-        keys = [f"{self.key}:creating:{code}", f"{self.key}:pending:{code}", self.key, self.digest_key]
+        keys = [
+            self.keys.creating(self.kind, code),
+            self.keys.create_pending(self.kind, code),
+            self.key,
+            self.digest_key,
+        ]
         token = f"{owner}:{uuid.uuid4().hex}"
         deadline = time.monotonic() + wait_s
         contended = False

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 import redis
 
-from syncsvc.store.cache import as_str
+from syncsvc.domain.model import iso_utc
+from syncsvc.keys import Keys, as_str
 
 _ADVANCE = """
 local current = redis.call('GET', KEYS[1])
@@ -26,7 +27,7 @@ return ARGV[1]
 
 def iso(moment: datetime) -> str:
     """One fixed shape (``2026-12-03T21:12:09.123Z``), so string order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def parse(text: str | None) -> datetime | None:
@@ -45,7 +46,7 @@ class Cursors:
         self.prefix = prefix
 
     def key(self, sync_type: str) -> str:
-        return f"{self.prefix}:cursor:{sync_type}"
+        return Keys(self.prefix).cursor(sync_type)
 
     def get(self, sync_type: str) -> datetime | None:
         raw = self.conn.get(self.key(sync_type))

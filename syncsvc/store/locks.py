@@ -17,18 +17,18 @@ import time
 
 import redis
 
+from syncsvc.defaults import RUN_LOCK_CHECK_EVERY_S, RUN_LOCK_TTL_S
 from syncsvc.domain.errors import AlreadyRunning, RunAborted
-from syncsvc.store.cache import as_str
+from syncsvc.keys import Keys, as_str
 
-LOCK_TTL_S = 60
-CHECK_EVERY_S = 1.0
-"""How often the heartbeat verifies ownership (one Redis call; jobs/control.py calls it every second)."""
+LOCK_TTL_S = RUN_LOCK_TTL_S
+CHECK_EVERY_S = RUN_LOCK_CHECK_EVERY_S
 
 
 class RunLock:
     def __init__(self, conn: redis.Redis, prefix: str, sync_type: str, run_id: str) -> None:
         self.conn = conn
-        self.key = f"{prefix}:lock:run:{sync_type}"
+        self.key = Keys(prefix).run_lock(sync_type)
         self.run_id = run_id
         self._last_check = 0.0
         self.lost = False

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 
 import redis
 
-from syncsvc.store.cache import as_str
+from syncsvc.keys import Keys, as_str
 
 _TAKE = """
 redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[1], 'AGGREGATE', 'MIN')
@@ -35,9 +35,10 @@ return redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 class PendingEvents:
     def __init__(self, conn: redis.Redis, prefix: str, sync_type: str) -> None:
         self.conn = conn
-        self.key = f"{prefix}:pending:{sync_type}"
-        self.inflight_key = f"{self.key}:inflight"
-        self.queued_key = f"{prefix}:drain:{sync_type}:queued"
+        keys = Keys(prefix)
+        self.key = keys.webhook_pending(sync_type)
+        self.inflight_key = keys.webhook_inflight(sync_type)
+        self.queued_key = keys.drain_queued(sync_type)
 
     # -- the one queued drain ------------------------------------------------------------------
     # ``...:drain:<TYPE>:queued`` holds the id of a drain job that is queued and has not started:

@@ -14,7 +14,6 @@ Resolution order (web, worker and demo must end up on the same URL):
 from __future__ import annotations
 
 import atexit
-import ipaddress
 import logging
 import os
 import subprocess
@@ -28,7 +27,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from syncsvc.domain.errors import ConfigError
-from syncsvc.net import free_port
+from syncsvc.net import free_port, is_loopback_host
+from syncsvc.process import stop_process
 from syncsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,7 @@ def is_loopback_url(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return True
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(parts.hostname or "")
 
 
 def require_authentication(url: str, timeout: float = 2.0) -> None:
@@ -242,14 +236,7 @@ class EmbeddedRedis:
                     self._url_file.unlink()
             except OSError:
                 pass
-        if self.proc.poll() is None:
-            # SIGTERM: redis-server flushes the append-only file and exits.
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)  # SIGTERM: redis-server flushes the append-only file and exits
 
 
 def export_url(resolved: ResolvedRedis) -> None:

@@ -18,19 +18,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from syncsvc.store.cache import as_str
+from syncsvc.domain.model import utcnow
+from syncsvc.keys import Keys, as_str
 
 RESOLVED_KEEP_S = 90 * 24 * 3600
 """Resolutions are kept 90 days after the last one."""
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utcnow()
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class RetrySet:
     def __init__(self, conn: redis.Redis, prefix: str, sync_type: str) -> None:
         self.conn = conn
         self.sync_type = sync_type
-        self.key = f"{prefix}:retry:{sync_type}"
-        self.resolved_key = f"{self.key}:resolved"
+        self.key = Keys(prefix).retry_set(sync_type)
+        self.resolved_key = Keys(prefix).retry_resolved(sync_type)
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every item waiting for a retry: key -> entry."""

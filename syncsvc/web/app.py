@@ -13,6 +13,7 @@ from rq.exceptions import NoSuchJobError
 from werkzeug.exceptions import HTTPException
 
 from jobs.enqueue import JOB_FUNCTION
+from syncsvc.defaults import MAX_BODY_BYTES
 from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
@@ -28,9 +29,6 @@ from syncsvc.web.spec import documented
 from syncsvc.web.webhooks import bp as webhooks_bp
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 16 * 1024
-"""A start request is a few dozen bytes; anything near this is a mistake or an attack."""
 
 
 def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import os
 from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, redirect, request, session
 from werkzeug.wrappers.response import Response as WResponse
 
+from syncsvc.net import is_loopback_host
 from syncsvc.settings import check_api_token
 from syncsvc.web import security
 
@@ -69,10 +69,8 @@ def bearer_secret(header: str | None) -> str | None:
 
 
 def is_loopback(addr: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(addr or "").is_loopback
-    except ValueError:
-        return False
+    """Is the peer on this machine? (No address, e.g. a test client without one: no.)"""
+    return bool(addr) and is_loopback_host(addr or "")
 
 
 def unauthorized(message: str) -> Response:

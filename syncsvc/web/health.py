@@ -12,20 +12,19 @@ import requests
 
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.luca import LucaClient
+from syncsvc.defaults import READY_TIMEOUT_S
 from syncsvc.domain.errors import AccessRefused, ConfigError, SyncError
+from syncsvc.keys import Keys, as_str
 from syncsvc.settings import Settings
 from syncsvc.store.history import History
 from syncsvc.store.redis_conn import redact_url
 
 # Response name -> the engine's cache hash (``{prefix}:luca:<name>``, meta in ``<hash>:meta``).
 CACHES = {"stockCards": "stockcard", "customers": "customer", "invoices": "invoice"}
-READY_TIMEOUT_S = 2.0
 
 
 def _text(raw: Any) -> str | None:
-    if raw is None:
-        return None
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+    return None if raw is None else as_str(raw)
 
 
 def cache_status(conn: redis.Redis, settings: Settings) -> dict[str, Any]:
@@ -34,9 +33,9 @@ def cache_status(conn: redis.Redis, settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {}
     pipe = conn.pipeline()
     for name in CACHES.values():
-        key = settings.redis_key("luca", name)
-        pipe.hlen(key)
-        pipe.hgetall(key + ":meta")
+        keys = Keys(settings.key_prefix)
+        pipe.hlen(keys.cache(name))
+        pipe.hgetall(keys.cache_meta(name))
     replies = pipe.execute()
     for index, label in enumerate(CACHES):
         entries = int(replies[2 * index])
@@ -107,7 +106,7 @@ class CheckFailed(SyncError):
 
 
 def _cached(conn: redis.Redis, settings: Settings, name: str, check: Check) -> str:
-    key = settings.redis_key("ready", name)
+    key = Keys(settings.key_prefix).ready_check(name)
     try:
         raw = conn.get(key)
     except redis.RedisError:

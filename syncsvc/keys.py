@@ -1,0 +1,108 @@
+"""Every Redis key the service writes, declared once (as rq's registries declare theirs).
+
+All keys start with the configured prefix (``SYNC_KEY_PREFIX``, default ``syncsvc``) so several
+tenants can share one Redis; RQ's own keys (``rq:*``) are RQ's. Modules build keys only through
+:class:`Keys`; the README's "Redis key layout" section lists them for operators.
+
+This is a top-level module, not ``store/``: the clients hold Redis state too (the shared Luca
+session, the Katana request budget), and clients and store don't import each other.
+"""
+
+from __future__ import annotations
+
+
+def as_str(value: bytes | str) -> str:
+    """Redis replies are bytes unless the client decodes; accept both."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    # -- Luca id caches (store/cache.py): natural key -> Luca id, kind = stockcard|customer|invoice --
+
+    def cache(self, kind: str) -> str:
+        """Hash code -> Luca id (``HGET syncsvc:luca:stockcard ABC-10``)."""
+        return self._key("luca", kind)
+
+    def cache_digests(self, kind: str) -> str:
+        """Hash code -> digest of the payload we last sent (change detection)."""
+        return self._key("luca", kind, "digest")
+
+    def cache_meta(self, kind: str) -> str:
+        """Hash with ``warmed_at``, ``count``, ``warmed_epoch`` of the last warm-up."""
+        return self._key("luca", kind, "meta")
+
+    def creating(self, kind: str, code: str) -> str:
+        """String: the run creating ``code`` right now (creation claim, expires)."""
+        return self._key("luca", kind, "creating", code)
+
+    def create_pending(self, kind: str, code: str) -> str:
+        """String: a create of ``code`` may have been committed without being recorded."""
+        return self._key("luca", kind, "pending", code)
+
+    def code_conflicts(self) -> str:
+        """Set of Luca stock-card codes several Katana SKUs canonicalise to."""
+        return self._key("luca", "stockcard", "conflicts")
+
+    # -- Luca session (clients/luca_session.py) ----------------------------------------------------
+
+    def luca_session(self) -> str:
+        return self._key("luca", "session")
+
+    def luca_login_lock(self) -> str:
+        return self._key("luca", "login-lock")
+
+    def luca_logins(self) -> str:
+        return self._key("luca", "logins")
+
+    # -- Katana request budget (clients/budget.py); key_id is a hash of the API key, never the key --
+
+    def katana_budget(self, key_id: str) -> str:
+        return self._key("katana", "budget", key_id)
+
+    def katana_cooldown(self, key_id: str) -> str:
+        return self._key("katana", "cooldown", key_id)
+
+    # -- runs and jobs -----------------------------------------------------------------------------
+
+    def run_lock(self, sync_type: str) -> str:
+        """String: the run id holding this type's run lock (store/locks.py)."""
+        return self._key("lock", "run", sync_type)
+
+    def start_claim(self, sync_type: str) -> str:
+        """String: the job id of the queued-or-running start of this type (jobs/enqueue.py)."""
+        return self._key("claim", sync_type)
+
+    def job_states(self, job_id: str) -> str:
+        """List of ``STATE timestamp`` entries the service observed for a job."""
+        return self._key("jobstates", job_id)
+
+    def ready_check(self, name: str) -> str:
+        """String: the cached answer of one readiness check (web/health.py), short-lived."""
+        return self._key("ready", name)
+
+    # -- incremental runs (store/cursors.py, retryset.py, pending.py) -------------------------------
+
+    def cursor(self, sync_type: str) -> str:
+        return self._key("cursor", sync_type)
+
+    def retry_set(self, sync_type: str) -> str:
+        return self._key("retry", sync_type)
+
+    def retry_resolved(self, sync_type: str) -> str:
+        return self._key("retry", sync_type, "resolved")
+
+    def webhook_pending(self, sync_type: str) -> str:
+        return self._key("pending", sync_type)
+
+    def webhook_inflight(self, sync_type: str) -> str:
+        return self._key("pending", sync_type, "inflight")
+
+    def drain_queued(self, sync_type: str) -> str:
+        """String: the id of this type's queued (not yet started) webhook drain job."""
+        return self._key("drain", sync_type, "queued")
