@@ -1,1 +1,15 @@
-"""RQ entry points and the batch engine: what `rq worker sync` executes."""
+"""RQ entry points and the batch engine: what `rq worker sync` executes.
+
+PUBLIC is the package's surface, module by module: other packages import only these names
+(tests/unit/test_layers.py checks it). The job function ``jobs.tasks.run_sync_job`` is named by
+its dotted path (JOB_FUNCTION) wherever a job is enqueued.
+"""
+
+PUBLIC: dict[str, tuple[str, ...]] = {
+    "jobs.enqueue": (
+        "JOB_FUNCTION", "QUEUE_NAME", "WORKER_COMMAND", "AlreadyQueued", "read_state_log", "resolve_mode",
+        "start_sync", "sync_queue",
+    ),
+    "jobs.guard": ("install",),
+    "jobs.tasks": ("run_sync_job",),
+}  # fmt: skip

@@ -1,1 +1,11 @@
-"""Remote clients: Katana and Luca over HTTP, the shared Luca session, the Katana budget."""
+"""Remote clients: Katana and Luca over HTTP, the shared Luca session, the Katana budget.
+
+PUBLIC is the package's surface, module by module: other packages import only these names
+(tests/unit/test_layers.py checks it).
+"""
+
+PUBLIC: dict[str, tuple[str, ...]] = {
+    "syncsvc.clients.budget": ("KatanaBudget",),
+    "syncsvc.clients.katana": ("KatanaClient",),
+    "syncsvc.clients.luca": ("LucaClient",),
+}

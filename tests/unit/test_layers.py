@@ -96,3 +96,67 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     assert all(LAYERS[x] > LAYERS["syncsvc.domain"] for x in found if x and x != "syncsvc.base")
     # ... and a peer import between clients and store is refused as well
     assert LAYERS["syncsvc.clients"] == LAYERS["syncsvc.store"]
+
+
+# -- public surfaces ---------------------------------------------------------------------------
+
+SURFACED = ("syncsvc.domain", "syncsvc.clients", "syncsvc.store", "syncsvc.web", "syncsvc.ops", "jobs")
+
+
+def public_surface() -> dict[str, set[str]]:
+    """module -> public names, from each package's PUBLIC (read from the source, not imported)."""
+    out: dict[str, set[str]] = {}
+    for pkg in SURFACED:
+        init = ROOT / Path(*pkg.split(".")) / "__init__.py"
+        for node in ast.walk(ast.parse(init.read_text())):
+            if isinstance(node, ast.AnnAssign | ast.Assign) and "PUBLIC" in ast.unparse(node)[:20]:
+                value = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                out.update({module: set(names) for module, names in value.items()})
+    return out
+
+
+def surface_violations(checked: dict[str, Path] | None = None) -> list[str]:
+    public = public_surface()
+    bad = []
+    for module, path in sorted((checked or modules()).items()):
+        own = layer_of(module)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                target = layer_of(node.module)
+                if target is None or target == own or target not in SURFACED:
+                    continue
+                for alias in node.names:
+                    as_module = f"{node.module}.{alias.name}"
+                    if node.module in SURFACED and as_module in public:  # `from jobs import guard`
+                        continue
+                    if alias.name not in public.get(node.module, set()):
+                        bad.append(f"{module} imports {as_module}, not in {target}.PUBLIC")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    target = layer_of(alias.name)
+                    if target and target != own and target in SURFACED and alias.name not in public:
+                        bad.append(f"{module} imports {alias.name}, not in {target}.PUBLIC")
+    return bad
+
+
+def test_packages_import_each_other_only_through_the_public_surface() -> None:
+    # A new cross-package import of a name meant to be public: add it to that package's PUBLIC.
+    assert surface_violations() == []
+
+
+def test_every_public_name_exists() -> None:
+    import importlib
+
+    for module, names in public_surface().items():
+        loaded = importlib.import_module(module)
+        missing = [name for name in names if not hasattr(loaded, name)]
+        assert missing == [], f"{module} does not define {missing}"
+
+
+def test_the_surface_rule_catches_a_private_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from syncsvc.store.cache import CreateClaim\nfrom jobs import guard\nimport jobs.engine\n")
+    assert surface_violations({"syncsvc.web.probe": probe}) == [
+        "syncsvc.web.probe imports syncsvc.store.cache.CreateClaim, not in syncsvc.store.PUBLIC",
+        "syncsvc.web.probe imports jobs.engine, not in jobs.PUBLIC",
+    ]
