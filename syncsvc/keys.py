@@ -86,6 +86,17 @@ class Keys:
         """String: the cached answer of one readiness check (web/health.py), short-lived."""
         return self._key("ready", name)
 
+    # -- metrics (syncsvc/metrics.py), aggregated across processes for /metrics ------------------------
+
+    def metrics_counters(self) -> str:
+        return self._key("metrics", "counters")
+
+    def metrics_histograms(self) -> str:
+        return self._key("metrics", "hist")
+
+    def metrics_last_success(self) -> str:
+        return self._key("metrics", "last_success")
+
     # -- incremental runs (store/cursors.py, retryset.py, pending.py) -------------------------------
 
     def cursor(self, sync_type: str) -> str:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import redis
 
+from syncsvc.keys import Keys
+
 log = logging.getLogger(__name__)
 
 NAMESPACE = "syncsvc"
@@ -57,15 +59,15 @@ METRICS: dict[str, Metric] = {
 
 
 def counters_key(prefix: str) -> str:
-    return f"{prefix}:metrics:counters"
+    return Keys(prefix).metrics_counters()
 
 
 def histograms_key(prefix: str) -> str:
-    return f"{prefix}:metrics:hist"
+    return Keys(prefix).metrics_histograms()
 
 
 def last_success_key(prefix: str) -> str:
-    return f"{prefix}:metrics:last_success"
+    return Keys(prefix).metrics_last_success()
 
 
 def _field(name: str, labels: dict[str, str]) -> str:
