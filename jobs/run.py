@@ -30,9 +30,10 @@ from syncsvc.defaults import MAX_FAILURES_IN_RESULT
 from syncsvc.domain.errors import AlreadyRunning, HistoryUnavailable
 from syncsvc.domain.model import OUTCOMES, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
+from syncsvc.keys import as_str
 from syncsvc.logsetup import bound
 from syncsvc.settings import Settings
-from syncsvc.store.cache import IdCache, as_str
+from syncsvc.store.cache import IdCache
 from syncsvc.store.history import History, open_history
 from syncsvc.store.locks import RunLock
 from syncsvc.store.pending import PendingEvents

@@ -7,5 +7,6 @@ PUBLIC is the package's surface, module by module: other packages import only th
 PUBLIC: dict[str, tuple[str, ...]] = {
     "syncsvc.clients.budget": ("KatanaBudget",),
     "syncsvc.clients.katana": ("KatanaClient",),
+    "syncsvc.clients.katana_webhooks": ("WebhookAdmin",),
     "syncsvc.clients.luca": ("LucaClient",),
 }

@@ -22,4 +22,5 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "syncsvc.domain.retry": ("reads",),
     "syncsvc.domain.synctypes": ("SYNC_TYPES", "SYNC_TYPE_NAMES", "SyncType", "sync_type"),
+    "syncsvc.domain.webhooks": ("SUBSCRIBED_EVENTS", "BadDelivery", "parse_event", "signature_ok"),
 }  # fmt: skip

@@ -8,6 +8,7 @@ PUBLIC is the package's surface, module by module: other packages import only th
 PUBLIC: dict[str, tuple[str, ...]] = {
     "syncsvc.store.cache": ("IdCache",),
     "syncsvc.store.cursors": ("Cursors", "parse"),
+    "syncsvc.store.failures": ("failed_keys", "has_item"),
     "syncsvc.store.history": ("History", "open_history", "history_target", "is_postgres_url"),
     "syncsvc.store.history.export": ("Copied", "copy_history"),
     "syncsvc.store.locks": ("LOCK_TTL_S", "RunLock"),

@@ -9,10 +9,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from jobs.enqueue import AlreadyQueued
 from jobs.retry import NoSuchRun, NothingToRetry, resolve_item, retry_failed
-from syncsvc.domain.synctypes import SYNC_TYPE_NAMES as SYNC_TYPES
 from syncsvc.store import failures
 from syncsvc.web.dashboard import job_url
+from syncsvc.web.schemas import ResolveRequest, ResolveResponse, RetryResponse
 from syncsvc.web.service import Service
+from syncsvc.web.spec import AUTH, REDIS, documented
 
 bp = Blueprint("retry_api", __name__, url_prefix="/api")
 
@@ -27,6 +28,16 @@ def _fail(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 
 
 @bp.post("/sync/history/<run_id>/retry")
+@documented(
+    "Retry the failed items of a run as a new run of just those keys (linked both ways)",
+    {
+        202: (RetryResponse, "The retry run is queued"),
+        404: "Unknown run",
+        409: "Nothing left to retry, or a run of this type is queued or running",
+        **AUTH,
+        **REDIS,
+    },
+)
 def retry(run_id: str) -> tuple[Response, int]:
     svc = _svc()
     try:
@@ -52,6 +63,11 @@ def retry(run_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/sync/history/<run_id>/resolve")
+@documented(
+    "Resolve a failed item with a reason: it is no longer retried and shows as resolved",
+    {200: (ResolveResponse, "The item is resolved"), 400: "Missing key or reason", 404: "Unknown run or item", **AUTH},
+    body=ResolveRequest,
+)
 def resolve(run_id: str) -> tuple[Response, int]:
     """Body ``{"key": "variant:12", "reason": "discontinued, not sold"}``."""
     try:
@@ -76,54 +92,3 @@ def resolve(run_id: str) -> tuple[Response, int]:
     return jsonify({"success": True, "resolution": {"syncType": row["sync_type"], "key": row["item_key"],
                                                     "reason": row["reason"], "resolvedAt": row["resolved_at"],
                                                     "runId": run_id}}), 200  # fmt: skip
-
-
-def openapi_paths(json_body: Any, error: Any, common: dict[str, Any]) -> dict[str, Any]:
-    run_id = {"name": "runId", "in": "path", "required": True, "schema": {"type": "string"}}
-    retried = {
-        "type": "object",
-        "properties": {
-            "success": {"const": True},
-            "jobId": {"type": "string"},
-            "runId": {"type": "string"},
-            "parentRunId": {"type": "string"},
-            "syncType": {"enum": list(SYNC_TYPES)},
-            "keys": {"type": "array", "items": {"type": "string"}},
-            "dashboardUrl": {"type": "string"},
-            "statusUrl": {"type": "string"},
-        },
-    }
-    resolve_body = {
-        "type": "object",
-        "required": ["key", "reason"],
-        "properties": {"key": {"type": "string", "maxLength": 500}, "reason": {"type": "string", "maxLength": 500}},
-        "additionalProperties": False,
-    }
-    return {
-        "/api/sync/history/{runId}/retry": {
-            "post": {
-                "summary": "Retry the failed items of a run as a new run of just those keys (linked both ways)",
-                "parameters": [run_id],
-                "responses": {
-                    "202": json_body(retried, "The retry run is queued"),
-                    "404": error("Unknown run"),
-                    "409": error("Nothing left to retry, or a run of this type is queued or running"),
-                    "401": common["401"],
-                    "503": common["503"],
-                },
-            }
-        },
-        "/api/sync/history/{runId}/resolve": {
-            "post": {
-                "summary": "Resolve a failed item with a reason: it is no longer retried and shows as resolved",
-                "parameters": [run_id],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": resolve_body}}},
-                "responses": {
-                    "200": json_body({"type": "object"}, "The item is resolved"),
-                    "400": error("Missing key or reason"),
-                    "404": error("Unknown run or item"),
-                    "401": common["401"],
-                },
-            }
-        },
-    }

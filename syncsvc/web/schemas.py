@@ -13,9 +13,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
 from pydantic.alias_generators import to_camel
 
 from syncsvc.domain.checks import HINT, ascii_int, one_line, one_of, show_text
@@ -174,6 +184,32 @@ def parse_query(model: type[Q], args: Mapping[str, str]) -> Q:
         raise BadRequest(one_line(exc, model, show_text)) from None
 
 
+def parse_choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    """One optional query parameter from ``allowed`` (for pages that take loose filters)."""
+    value = args.get(name)
+    if not value:
+        return None
+    if value not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}, got {show_text(value)}")
+    return value
+
+
+@cache
+def paging_model(default_size: int, max_size: int) -> type[_Paging]:
+    """A paging model with these bounds (the API's own routes declare theirs as classes)."""
+    bounded = Annotated[int, Field(ge=1, le=max_size), _ascii] | None
+    model = create_model(
+        f"Paging{default_size}x{max_size}", __base__=_Paging, limit=(bounded, None), page_size=(bounded, None)
+    )
+    model.DEFAULT_SIZE = default_size
+    return model
+
+
+def parse_paging(args: Mapping[str, str], default_size: int = 50, max_size: int = 500) -> tuple[int, int]:
+    """(limit, offset) from ``limit``/``offset`` or ``page``/``pageSize``."""
+    return parse_query(paging_model(default_size, max_size), args).window()
+
+
 def _kind(value: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
@@ -262,6 +298,7 @@ class JobStatus(_Model):
 
 class Run(Counts):
     run_id: str
+    parent_run_id: str | None = Field(None, description="the run whose failed items this run retried")
     mode: str | None = Field(None, description="full, incremental or drain")
     cursor_before: str | None = None
     cursor_after: str | None = None
@@ -297,6 +334,9 @@ class RunItem(_Model):
     error_class: str | None
     message: str | None
     finished_at: str | None
+    katana_id: int | None = Field(None, description="the Katana record's id")
+    label: str | None = Field(None, description="the record's name, for people")
+    diff: str | None = Field(None, description="what changed (JSON text), when known")
 
 
 class ItemsPage(_Model):
@@ -338,3 +378,68 @@ class Check(_Model):
 class Ready(_Model):
     ready: bool
     checks: dict[str, Check]
+
+
+# -- failed items: retry and resolve (web/retry_api.py) -------------------------------------------
+
+
+class RetryResponse(_Model):
+    success: Literal[True]
+    message: str
+    job_id: str
+    run_id: str = Field(description="the new run (its id is the job id)")
+    parent_run_id: str = Field(description="the run whose failed items are retried")
+    sync_type: SyncTypeName
+    keys: list[str]
+    dashboard_url: str
+    status_url: str
+
+
+class ResolveRequest(_Model):
+    key: str = Field(min_length=1, max_length=500, description="the failed item's key")
+    reason: str = Field(min_length=1, max_length=500, description="why the item needs no retry")
+
+
+class Resolution(_Model):
+    sync_type: SyncTypeName
+    key: str
+    reason: str
+    resolved_at: str
+    run_id: str
+
+
+class ResolveResponse(_Model):
+    success: Literal[True]
+    resolution: Resolution
+
+
+# -- Katana webhooks (web/webhooks.py) --------------------------------------------------------------
+
+
+class KatanaObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int | str
+    status: str | None = None
+    href: str | None = None
+
+
+class KatanaEvent(BaseModel):
+    """What Katana posts; further keys are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str = Field(examples=["variant.updated"])
+    object: KatanaObject
+    resource_type: str | None = None
+    webhook_id: int | str | None = None
+
+
+class WebhookAck(_Model):
+    success: Literal[True]
+    queued: bool = Field(description="false: an event we don't sync, or the record was already pending")
+    action: str | None = None
+    reason: str | None = None
+    sync_type: SyncTypeName | None = None
+    ref: str | None = None
+    drain_job: str | None = None

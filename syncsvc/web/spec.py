@@ -41,6 +41,8 @@ class Operation:
     query: type[BaseModel] | None = None
     public: bool = False  # no bearer token needed
     path_params: Mapping[str, str] = field(default_factory=dict)  # name -> description
+    headers: Mapping[str, tuple[bool, str]] = field(default_factory=dict)  # name -> (required, description)
+    description: str = ""
 
 
 def documented(
@@ -51,11 +53,14 @@ def documented(
     query: type[BaseModel] | None = None,
     public: bool = False,
     path_params: Mapping[str, str] | None = None,
+    headers: Mapping[str, tuple[bool, str]] | None = None,
+    description: str = "",
 ) -> Callable[[F], F]:
     """Describe a view for the OpenAPI document (put it under the ``@bp.get(...)`` line)."""
 
     def mark(view: F) -> F:
-        view.__openapi__ = Operation(summary, responses, body, query, public, path_params or {})  # type: ignore[attr-defined]
+        op = Operation(summary, responses, body, query, public, path_params or {}, headers or {}, description)
+        view.__openapi__ = op  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -72,12 +77,18 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 def _operation(op: Operation, path_names: list[str], models: set[type[BaseModel]]) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": op.summary}
+    if op.description:
+        out["description"] = op.description
     if op.public:
         out["security"] = []
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         | ({"description": op.path_params[name]} if name in op.path_params else {})
         for name in path_names
+    ]
+    params += [
+        {"name": name, "in": "header", "required": required, "schema": {"type": "string"}, "description": text}
+        for name, (required, text) in op.headers.items()
     ]
     if op.query is not None:
         for name, prop in op.query.model_json_schema(by_alias=True)["properties"].items():

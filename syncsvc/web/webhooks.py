@@ -23,7 +23,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from jobs.enqueue import start_drain
 from syncsvc.domain.webhooks import BadDelivery, parse_event, signature_ok
 from syncsvc.store.pending import PendingEvents
+from syncsvc.web.schemas import KatanaEvent, WebhookAck
 from syncsvc.web.service import Service
+from syncsvc.web.spec import documented
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,24 @@ def _answer(status: int, **body: object) -> tuple[Response, int]:
 
 
 @bp.post("/katana")
+@documented(
+    "Katana change notification (signed by Katana; no bearer token)",
+    {
+        200: (WebhookAck, "Acknowledged"),
+        400: "Not a Katana webhook payload; nothing recorded",
+        401: "Bad or missing signature; nothing recorded",
+        413: "Body over 1 MB",
+        503: "KATANA_WEBHOOK_TOKEN not set (webhooks off), or Redis unavailable",
+    },
+    body=KatanaEvent,
+    public=True,
+    headers={
+        "x-sha2-signature": (True, "hex HMAC-SHA256 of the raw body with a token from KATANA_WEBHOOK_TOKEN"),
+        "X-Katana-Retry-Num": (False, "Katana's delivery attempt"),
+    },
+    description="Records the changed record in its type's pending set and queues one drain job; never calls "
+    "Katana or Luca.",
+)
 def katana() -> tuple[Response, int]:
     svc: Service = current_app.extensions["syncsvc"]
     received_ms = int(time.time() * 1000)

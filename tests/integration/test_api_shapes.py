@@ -55,6 +55,10 @@ def test_every_route_answers_in_its_documented_shape(
     check(client, "GET", f"/api/sync/history/{done['jobId']}", 200, schemas.RunDetail)
     items = check(client, "GET", f"/api/sync/history/{done['jobId']}/items?outcome=failed", 200, schemas.ItemsPage)
     assert items["total"] == 1
+    failed_key = items["items"][0]["itemKey"]
+    check(client, "POST", f"/api/sync/history/{done['jobId']}/retry", 202, schemas.RetryResponse)
+    resolved = {"key": failed_key, "reason": "discontinued"}
+    check(client, "POST", f"/api/sync/history/{done['jobId']}/resolve", 200, schemas.ResolveResponse, json=resolved)
     check(client, "GET", "/api/sync/history?limit=0", 400, schemas.Error)
     check(client, "GET", "/api/sync/history/nope", 404, schemas.Error)
     check(client, "GET", "/api/cache/status", 200, schemas.CacheStatus)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, session
 from werkzeug.wrappers.response import Response as WResponse
 
-from jobs.enqueue import AlreadyQueued, start_sync
+from jobs.enqueue import AlreadyQueued, current_claim, start_sync
 from jobs.retry import NoSuchRun, NothingToRetry, resolve_item, retry_failed
 from syncsvc.domain.model import OUTCOMES, RUN_STATUSES, TRIGGERS, RunRequest
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES as SYNC_TYPES
@@ -27,8 +27,8 @@ from syncsvc.web import auth, security
 from syncsvc.web.console import csrf
 from syncsvc.web.dashboard import job_url
 from syncsvc.web.job_view import fetch_job
+from syncsvc.web.schemas import BadRequest, parse_choice, parse_paging
 from syncsvc.web.service import Service
-from syncsvc.web.validation import BadRequest, parse_choice, parse_paging
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static", static_url_path="/console-static"
@@ -172,10 +172,9 @@ def _queued_jobs() -> list[dict[str, Any]]:
     svc = service()
     out = []
     for sync_type in SYNC_TYPES:
-        raw = svc.redis.get(svc.settings.redis_key("claim", sync_type))
-        if raw is None:
+        job_id = current_claim(svc.redis, svc.settings, sync_type)
+        if job_id is None:
             continue
-        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
         job = fetch_job(svc.redis, job_id)
         if job is not None and svc.history().get_run(job_id) is None and not job.is_finished and not job.is_failed:
             out.append({"job_id": job_id, "sync_type": sync_type, "state": str(job.get_status(refresh=False))})
