@@ -11,6 +11,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "resolve_mode", "start_drain", "start_sync", "sync_queue",
     ),
     "jobs.guard": ("install",),
+    "jobs.reconcile": ("RECONCILE_FUNCTION", "NothingToFix", "queue_fix", "recent", "start_reconcile"),
     "jobs.retry": ("NoSuchRun", "NothingToRetry", "resolve_item", "retry_failed"),
     "jobs.tasks": ("run_sync_job",),
 }  # fmt: skip

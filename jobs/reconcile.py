@@ -28,14 +28,15 @@ from typing import Any
 
 import redis
 
-from jobs.engine import Reporter
+from jobs.control import RunControl
 from jobs.enqueue import FAILURE_TTL_S, JOB_FUNCTION, start_sync, sync_queue
 from jobs.run import build_context, prepare_of
 from syncsvc.domain.drift import drift
 from syncsvc.domain.model import RunRequest, utcnow
 from syncsvc.domain.synctypes import sync_type as registered
+from syncsvc.keys import Keys, as_str
 from syncsvc.settings import Settings
-from syncsvc.store.cache import IdCache, as_str
+from syncsvc.store.cache import IdCache
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ FIXABLE_DRIFT = {"PRODUCT"}
 
 
 def recent_key(settings: Settings) -> str:
-    return settings.redis_key("reconcile", "recent")
+    return Keys(settings.key_prefix).recent_reconciliations()
 
 
 def start_reconcile(conn: redis.Redis, settings: Settings, sync_type: str) -> str:
@@ -93,16 +94,16 @@ def reconcile(
 ) -> dict[str, Any]:
     """Compare and return the report (the job's result)."""
     started = utcnow()
-    reporter = Reporter(publish, None)
-    ctx = build_context(settings, conn, reporter, dry_run=True)
+    control = RunControl(None, publish)
+    ctx = build_context(settings, conn, control, dry_run=True)
     try:
         record_kind = registered(sync_type).luca_record
         cache = IdCache(conn, settings.key_prefix, record_kind, settings.cache_ttl_s)
-        reporter.set_phase("reading Luca")
+        control.set_phase("reading Luca")
         cached = {as_str(k): int(v) for k, v in conn.hgetall(cache.key).items()}
         luca_rows = ctx.luca.records(sync_type, settings)
         prepared = prepare_of(sync_type)(ctx, None)  # Katana, mapped as a sync maps it
-        reporter.set_phase("comparing")
+        control.set_phase("comparing")
         plans = {i.key: i for i in prepared.items if i.plan is not None}
         gone = sum(1 for i in prepared.items if i.plan is None and getattr(i, "gone", None))
         by_code = {code: row for code, _, row in luca_rows}
@@ -156,7 +157,7 @@ def reconcile(
             "fixKeys": fix_keys,
             "driftFixable": sync_type in FIXABLE_DRIFT,
         }
-        reporter.set_phase("done")
+        control.set_phase("done")
         log.info("%s reconciliation: %s", sync_type, report["counts"], extra={"sync_type": sync_type})
         return report
     finally:

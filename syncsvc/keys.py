@@ -97,6 +97,10 @@ class Keys:
     def metrics_last_success(self) -> str:
         return self._key("metrics", "last_success")
 
+    def recent_reconciliations(self) -> str:
+        """List of the latest reconciliation jobs (jobs/reconcile.py)."""
+        return self._key("reconcile", "recent")
+
     # -- incremental runs (store/cursors.py, retryset.py, pending.py) -------------------------------
 
     def cursor(self, sync_type: str) -> str:

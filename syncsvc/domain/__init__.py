@@ -9,6 +9,7 @@ imported by settings, which mapping imports back, and re-exporting here would ma
 PUBLIC: dict[str, tuple[str, ...]] = {
     "syncsvc.domain.checks": ("HINT", "ascii_int", "concrete", "one_line", "one_of", "show_json", "show_text"),
     "syncsvc.domain.convert": ("as_int", "canonical_code", "luca_date", "luca_number", "text", "to_decimal"),
+    "syncsvc.domain.drift": ("create_diff", "drift"),
     "syncsvc.domain.errors": (
         "AccessRefused", "AlreadyExists", "AlreadyRunning", "BusinessError", "ConfigError", "ConflictError",
         "HistoryUnavailable", "MappingError", "PermanentError", "RateLimited", "ReplyTimeout", "RunAborted",

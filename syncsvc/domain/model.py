@@ -23,7 +23,11 @@ OUTCOMES = ("created", "updated", "adopted", "skipped", "gone", "failed")
 reported, never deleted in Luca."""
 RUN_STATUSES = ("running", "finished", "failed", "skipped")
 """``skipped``: a scheduled run found its type already queued or running and did not start."""
-PHASES = ("queued", "warming", "fetching", "ensuring customers", "ensuring stockCards", "syncing", "done", "failed")
+PHASES = (
+    "queued", "warming", "fetching", "ensuring customers", "ensuring stockCards", "syncing",
+    "reading Luca", "comparing",  # reconciliation jobs (jobs/reconcile.py)
+    "done", "failed",
+)  # fmt: skip
 """What a running job reports in ``progress.phase``, in the order a run passes them."""
 MODES = ("full", "incremental", "drain")
 """What a run reads (jobs/scope.py). Callers choose full or incremental (omitted: incremental

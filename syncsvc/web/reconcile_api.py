@@ -13,8 +13,10 @@ from syncsvc.domain.model import InvalidRequest
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.web.dashboard import job_url
 from syncsvc.web.job_view import describe_job, fetch_job
+from syncsvc.web.schemas import FixQueued, ReconcileQueued, ReconcileRequest, Reconciliation
 from syncsvc.web.security import JOB_ID
 from syncsvc.web.service import Service
+from syncsvc.web.spec import AUTH, REDIS, documented
 
 bp = Blueprint("reconcile_api", __name__, url_prefix="/api")
 
@@ -48,6 +50,11 @@ def report_of(reconcile_id: str) -> dict[str, Any] | None:
 
 
 @bp.post("/reconcile")
+@documented(
+    "Compare Katana and Luca for one sync type (an RQ job with progress)",
+    {202: (ReconcileQueued, "Queued; follow statusUrl"), 400: "Bad syncType", **AUTH, **REDIS},
+    body=ReconcileRequest,
+)
 def start() -> tuple[Response, int]:
     try:
         body = json.loads(request.get_data(cache=False) or b"null")
@@ -73,6 +80,10 @@ def start() -> tuple[Response, int]:
 
 
 @bp.get("/reconcile/<reconcile_id>")
+@documented(
+    "A reconciliation: state, progress, and when finished the report",
+    {200: (Reconciliation, "The reconciliation"), 404: "Unknown or expired", **AUTH},
+)
 def show(reconcile_id: str) -> tuple[Response, int]:
     report = report_of(reconcile_id)
     if report is None:
@@ -81,6 +92,15 @@ def show(reconcile_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/reconcile/<reconcile_id>/fix")
+@documented(
+    "Queue a targeted sync of the missing (and, for stock cards, drifted) records",
+    {
+        202: (FixQueued, "The targeted sync is queued"),
+        404: "Unknown or expired",
+        409: "Not finished, nothing to fix, or a run of this type is queued or running",
+        **AUTH,
+    },
+)
 def fix(reconcile_id: str) -> tuple[Response, int]:
     report = report_of(reconcile_id)
     if report is None:
@@ -101,50 +121,3 @@ def fix(reconcile_id: str) -> tuple[Response, int]:
         "keys": list(req.keys or ()),
         "statusUrl": f"{svc.settings.public_url}/api/sync/job/{job_id}",
     }), 202  # fmt: skip
-
-
-def openapi_paths(json_body: Any, error: Any, common: dict[str, Any]) -> dict[str, Any]:
-    rid = {"name": "reconcileId", "in": "path", "required": True, "schema": {"type": "string"}}
-    body = {
-        "type": "object",
-        "required": ["syncType"],
-        "properties": {"syncType": {"enum": list(SYNC_TYPE_NAMES)}},
-    }
-    return {
-        "/api/reconcile": {
-            "post": {
-                "summary": "Compare Katana and Luca for one sync type (an RQ job with progress)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                "responses": {
-                    "202": json_body({"type": "object"}, "Queued; follow statusUrl"),
-                    "400": error("Bad syncType"),
-                    "401": common["401"],
-                    "503": common["503"],
-                },
-            }
-        },
-        "/api/reconcile/{reconcileId}": {
-            "get": {
-                "summary": "A reconciliation: state, progress, and when finished the report (missingInLuca, "
-                "notInKatana, drifted, staleCache, counts, fixKeys)",
-                "parameters": [rid],
-                "responses": {
-                    "200": json_body({"type": "object"}, "The reconciliation"),
-                    "404": error("Unknown or expired"),
-                    "401": common["401"],
-                },
-            }
-        },
-        "/api/reconcile/{reconcileId}/fix": {
-            "post": {
-                "summary": "Queue a targeted sync of the missing (and, for stock cards, drifted) records",
-                "parameters": [rid],
-                "responses": {
-                    "202": json_body({"type": "object"}, "The targeted sync is queued"),
-                    "404": error("Unknown or expired"),
-                    "409": error("Not finished, nothing to fix, or a run of this type is queued or running"),
-                    "401": common["401"],
-                },
-            }
-        },
-    }

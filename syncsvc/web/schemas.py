@@ -443,3 +443,39 @@ class WebhookAck(_Model):
     sync_type: SyncTypeName | None = None
     ref: str | None = None
     drain_job: str | None = None
+
+
+# -- reconciliation (web/reconcile_api.py) -----------------------------------------------------------
+
+
+class ReconcileRequest(_Model):
+    sync_type: SyncTypeName
+
+
+class ReconcileQueued(_Model):
+    success: Literal[True]
+    message: str
+    reconcile_id: str
+    sync_type: SyncTypeName
+    status_url: str
+    page_url: str
+
+
+class Reconciliation(_Model):
+    reconcile_id: str
+    sync_type: SyncTypeName | None
+    state: JobState
+    progress: dict[str, Any] | None
+    error: str | None
+    result: dict[str, Any] | None = Field(
+        description="when finished: missingInLuca, notInKatana, drifted, staleCache, counts, fixKeys"
+    )
+    dashboard_url: str
+
+
+class FixQueued(_Model):
+    success: Literal[True]
+    message: str
+    job_id: str
+    keys: list[str]
+    status_url: str
