@@ -35,3 +35,16 @@ def test_a_run_records_every_item_and_prunes_old_runs(
         assert total == 1 and runs[0]["run_id"] == summary["runId"] and runs[0]["total"] == summary["total"] > 0
     finally:
         history.close()
+
+
+def test_an_unreachable_history_fails_the_run_retryably_and_frees_its_lock(
+    sandbox: Sandbox, redis_url: str, tmp_path: Path
+) -> None:
+    from syncsvc.domain.errors import HistoryUnavailable, retry_run
+
+    down = engine_settings(sandbox, redis_url, tmp_path, history_url="postgresql://sync:pw@127.0.0.1:9/history")
+    with pytest.raises(HistoryUnavailable, match="127.0.0.1:9/history unreachable") as caught:
+        run(down, "CUSTOMER", limit=5)
+    assert retry_run(caught.value)  # RQ tries the job again later
+    summary = run(engine_settings(sandbox, redis_url, tmp_path), "CUSTOMER", limit=5)  # the lock was released
+    assert summary["total"] == 5
