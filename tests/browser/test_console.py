@@ -353,7 +353,8 @@ def test_a_dry_run_shows_per_item_what_would_change(page: Page, sandbox_session:
     shot(page, "dry-run")
 
 
-def test_reconcile_and_retry_from_the_command_line(console_stack: Stack) -> None:
+def test_reconcile_and_retry_from_the_command_line(chromium: Browser, console_stack: Stack) -> None:
+    # After the browser flow above (its runs and fixes): part of the same suite.
     env = {**os.environ, **console_stack.env}
     out = subprocess.run(
         [sys.executable, "-m", "syncsvc", "reconcile", "PRODUCT"], env=env, capture_output=True, text=True, timeout=120
