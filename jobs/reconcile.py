@@ -9,7 +9,7 @@ reconcile TYPE``):
   means: a stock card our cache knows (we created or adopted it), a cari code with the
   ``SYNC_CUSTOMER_CODE_TEMPLATE`` prefix, an invoice with the ``SYNC_INVOICE_TRACKING_PREFIX``;
 * ``drifted``: records in both whose fields differ from what a sync would write (name, prices,
-  VAT, unit for stock cards; name for cari);
+  VAT, unit for stock cards; name for cari; for invoices the totals their lines add up to);
 * ``staleCache``: cache entries pointing at Luca records that no longer exist.
 
 The Katana side is mapped by the sync's own prepare step, so "what a sync would write" is exactly

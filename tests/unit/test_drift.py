@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncsvc.domain.drift import create_diff, drift, same
+from syncsvc.domain.drift import create_diff, drift, invoice_totals, same
 
 PAYLOAD = {
     "kartKodu": "TEK-0004",
@@ -46,3 +46,20 @@ def test_a_create_shows_every_plain_field_as_new() -> None:
     diff = create_diff({**PAYLOAD, "detayList": [{}, {}], "barkod": None})
     assert diff["kartAdi"] == [None, "Işıklı Keten Gömlek D004"]
     assert diff["detayList"] == [None, "2 line(s)"] and "barkod" not in diff
+
+
+def test_invoice_totals_are_what_the_lines_add_up_to() -> None:
+    payload = {
+        "detayList": [
+            {"miktar": 3, "birimFiyat": 10.005, "kdvOran": 0.2},
+            {"miktar": 1, "birimFiyat": 100, "kdvOran": 0.1, "iskontoOran1": 0.1},
+        ]
+    }
+    assert {k: float(v) for k, v in invoice_totals(payload).items()} == {
+        "netTutar": 120.02,
+        "kdvTutar": 15.0,
+        "tutar": 135.02,
+    }
+    assert drift("invoice", payload, {"netTutar": 120.02, "kdvTutar": 15.0, "tutar": 135.02}) == {}
+    assert drift("invoice", payload, {"netTutar": 120.02, "kdvTutar": 15.0, "tutar": 150}) == {"total": [150, 135.02]}
+    assert drift("invoice", payload, {"belgeTakipNo": "KTN-SO-1"}) == {}  # a list without totals
