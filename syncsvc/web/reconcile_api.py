@@ -11,7 +11,7 @@ from jobs.enqueue import AlreadyQueued
 from jobs.reconcile import RECONCILE_FUNCTION, NothingToFix, queue_fix, start_reconcile
 from syncsvc.domain.model import InvalidRequest
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
-from syncsvc.web.dashboard import job_url
+from syncsvc.web.dashboard import job_url, public_base
 from syncsvc.web.job_view import describe_job, fetch_job
 from syncsvc.web.schemas import FixQueued, ReconcileQueued, ReconcileRequest, Reconciliation
 from syncsvc.web.security import JOB_ID
@@ -68,7 +68,7 @@ def start() -> tuple[Response, int]:
         reconcile_id = start_reconcile(svc.redis, svc.settings, sync_type)
     except InvalidRequest as exc:
         return _fail(400, str(exc))
-    base = svc.settings.public_url
+    base = public_base(svc.settings)
     return jsonify({
         "success": True,
         "message": f"{sync_type} reconciliation queued",
@@ -119,5 +119,5 @@ def fix(reconcile_id: str) -> tuple[Response, int]:
         "message": f"Syncing {len(req.keys or ())} missing or drifted record(s)",
         "jobId": job_id,
         "keys": list(req.keys or ()),
-        "statusUrl": f"{svc.settings.public_url}/api/sync/job/{job_id}",
+        "statusUrl": f"{public_base(svc.settings)}/api/sync/job/{job_id}",
     }), 202  # fmt: skip

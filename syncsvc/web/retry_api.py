@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from jobs.enqueue import AlreadyQueued
 from jobs.retry import NoSuchRun, NothingToRetry, resolve_item, retry_failed
 from syncsvc.store import failures
-from syncsvc.web.dashboard import job_url
+from syncsvc.web.dashboard import job_url, public_base
 from syncsvc.web.schemas import ResolveRequest, ResolveResponse, RetryResponse
 from syncsvc.web.service import Service
 from syncsvc.web.spec import AUTH, REDIS, documented
@@ -57,7 +57,7 @@ def retry(run_id: str) -> tuple[Response, int]:
         "syncType": req.sync_type,
         "keys": list(req.keys or ()),
         "dashboardUrl": job_url(svc.settings, job_id),
-        "statusUrl": f"{svc.settings.public_url}/api/sync/job/{job_id}",
+        "statusUrl": f"{public_base(svc.settings)}/api/sync/job/{job_id}",
     }
     return jsonify(body), 202
 

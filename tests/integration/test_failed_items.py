@@ -45,6 +45,7 @@ def test_retry_api_queues_a_linked_run_of_the_failed_keys(app: Flask, settings: 
     assert resp.status_code == 202, resp.json
     body = resp.json
     assert body["parentRunId"] == "parent1" and body["keys"] == ["variant:7", "variant:8"]
+    assert body["statusUrl"] == f"http://localhost/api/sync/job/{body['jobId']}"  # links from the request
     job = Job.fetch(body["jobId"], connection=app.extensions["syncsvc"].redis, serializer=PlainPickleSerializer)
     request = job.args[0]
     assert request["keys"] == ["variant:7", "variant:8"] and request["parentRunId"] == "parent1"
