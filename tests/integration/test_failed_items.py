@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,10 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
-    return make_app(settings)
+def app(settings: Settings) -> Iterator[Flask]:
+    app = make_app(settings)
+    yield app
+    app.extensions["syncsvc"].close()
 
 
 def failed(key: str, message: str, katana_id: int | None = None, at: str = "2026-01-01T00:00:01Z") -> ItemRecord:

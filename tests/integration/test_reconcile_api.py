@@ -32,3 +32,4 @@ def test_reconcile_routes_validate_and_queue_one_job(redis_url: str, tmp_path: P
     # A sync job's id is not a reconciliation.
     sync_id = client.post("/api/sync/start", json={"syncType": "CUSTOMER"}, headers=AUTH).json["jobId"]
     assert client.get(f"/api/reconcile/{sync_id}", headers=AUTH).status_code == 404
+    app.extensions["syncsvc"].close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ ORIGIN = {"Origin": "http://localhost"}
 
 
 @pytest.fixture
-def app(redis_url: str, tmp_path: Path) -> Flask:
-    return make_app(make_settings(redis_url, tmp_path))
+def app(redis_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(make_settings(redis_url, tmp_path))
+    yield app
+    app.extensions["syncsvc"].close()
 
 
 def csrf_of(client: FlaskClient, path: str = "/login") -> str:
