@@ -23,16 +23,18 @@ from jobs.prepare import Prepared, RunContext
 from jobs.scope import iso_or_none
 from jobs.upserts import Upserts
 from syncsvc import metrics
+from syncsvc.clients.alerts import send_alert
 from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
 from syncsvc.defaults import MAX_FAILURES_IN_RESULT
-from syncsvc.domain.errors import AlreadyRunning, HistoryUnavailable
+from syncsvc.domain.errors import AlreadyRunning, ConfigError, HistoryUnavailable, RunAborted
 from syncsvc.domain.model import OUTCOMES, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.keys import as_str
 from syncsvc.logsetup import bound
 from syncsvc.settings import Settings
+from syncsvc.store import pause
 from syncsvc.store.cache import IdCache
 from syncsvc.store.history import History, open_history
 from syncsvc.store.locks import RunLock
@@ -94,6 +96,12 @@ def _run_sync(
     publish: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
     sync_type, limit, dry_run, trigger = request.sync_type, request.limit, request.dry_run, request.trigger
+    if trigger in pause.AUTOMATIC_TRIGGERS:
+        held = pause.paused(conn, settings.key_prefix, sync_type)
+        if held is not None:
+            log.warning("%s is paused (%s): %s run skipped", sync_type, held["reason"], trigger)
+            return {"runId": run_id, "syncType": sync_type, "notRun": "paused", "pausedReason": held["reason"],
+                    "total": 0, **dict.fromkeys(OUTCOMES, 0)}  # fmt: skip
     prepare = prepare_of(sync_type)
     started = time.monotonic()
     drain = request.mode == "drain"
@@ -117,6 +125,8 @@ def _run_sync(
         log.error("%s run %s cannot start: %s", sync_type, run_id, reason, extra={"reason": type(exc).__name__})
         if publish is not None:  # the job itself says why, also while RQ waits to retry it
             publish({"phase": "failed", "error": reason})
+        if isinstance(exc, RunAborted | ConfigError):
+            _count_systemic_failure(conn, settings, sync_type, reason)
         raise
     control = RunControl(lock, publish)
     ctx = build_context(settings, conn, control, dry_run, run_id)
@@ -174,6 +184,7 @@ def _run_sync(
         history.finish_run(run_id, "finished", counts, summary=summary, cursor_after=cursor_after)
         control.set_phase("done")
         metrics.record_run(conn, settings.key_prefix, sync_type, "finished", counts)
+        pause.record_success(conn, settings.key_prefix, sync_type)
         log.info(
             "%s run %s finished in %.1f s: %s", sync_type, run_id, summary["durationSeconds"],
             ", ".join(f"{k} {counts[k]}" for k in counts),
@@ -190,6 +201,8 @@ def _run_sync(
             log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)
         control.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
         metrics.record_run(conn, settings.key_prefix, sync_type, "failed", counts)
+        if isinstance(exc, RunAborted | ConfigError):
+            _count_systemic_failure(conn, settings, sync_type, f"{type(exc).__name__}: {exc}".splitlines()[0])
         log.error(
             "%s run %s failed after %.1f s: %s", sync_type, run_id, time.monotonic() - started,
             f"{type(exc).__name__}: {exc}"[:500],
@@ -242,3 +255,23 @@ def _retention(history: History, settings: Settings) -> None:
         history.prune_if_due(settings.history_keep_days)
     except Exception:
         log.warning("history retention failed; will try again after a later run", exc_info=True)
+
+
+def _count_systemic_failure(conn: redis.Redis, settings: Settings, sync_type: str, reason: str) -> None:
+    """A run failed as a whole (refused credentials, a remote down, bad settings): after
+    SYNC_PAUSE_AFTER in a row its scheduled runs pause and the alert webhook hears about it."""
+    try:
+        record = pause.record_systemic_failure(
+            conn, settings.key_prefix, sync_type, reason, settings.pause_after_failures
+        )
+    except redis.RedisError as exc:
+        log.warning("could not count the failure for auto-pause: %s", exc)
+        return
+    if record is None:
+        return
+    log.error(
+        "%s paused after %d consecutive failures: %s (resume: POST /api/sync/resume or syncsvc resume %s)",
+        sync_type, record["failures"], reason, sync_type,
+        extra={"event": "paused", "failures": record["failures"], "reason": reason},
+    )  # fmt: skip
+    send_alert(settings.alert_webhook_url, "paused", sync_type, reason=reason, consecutiveFailures=record["failures"])

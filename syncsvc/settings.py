@@ -52,6 +52,10 @@ class Settings:
     sync_api_token: str | None = field(default=None, repr=False)
     # A separate token for Prometheus scrapes of /metrics (None: the API token works there).
     metrics_token: str | None = field(default=None, repr=False)
+    # Scheduled runs of a type pause after this many consecutive systemic failures (0 = never).
+    pause_after_failures: int = 3
+    # Gets a JSON POST when a type pauses or resumes; often carries a token, so kept secret.
+    alert_webhook_url: str | None = field(default=None, repr=False)
     history_db: str = "var/history.db"
     # postgresql://user:pass@host:5432/db: the history in PostgreSQL (workers on several hosts)
     # instead of the SQLite file above. Hidden from repr: the URL may carry a password.
@@ -231,6 +235,8 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
     opt("LUCA_WRITE_SETTLE", "luca_write_settle_s", _float)
     opt("SYNC_API_TOKEN", "sync_api_token")
     opt("SYNC_METRICS_TOKEN", "metrics_token")
+    opt("SYNC_PAUSE_AFTER", "pause_after_failures", _int)
+    opt("SYNC_ALERT_WEBHOOK_URL", "alert_webhook_url", _url)
     opt("SYNC_HISTORY_DB", "history_db")
     opt("SYNC_HISTORY_URL", "history_url", _pg_url)
     opt("SYNC_HISTORY_KEEP_DAYS", "history_keep_days", lambda n, r: _int(n, r, 1))
@@ -311,6 +317,7 @@ def _check(s: Settings) -> None:
 def secrets_of(s: Settings) -> list[str]:
     """The secret values, for redaction (log filters, tests that grep for leaks)."""
     values = [s.katana_api_key, s.luca_password, s.sync_api_token or "", s.metrics_token or ""]
+    values.append(s.alert_webhook_url or "")
     values += list(s.katana_webhook_tokens)
     if s.history_url:
         values.append(urlsplit(s.history_url).password or "")

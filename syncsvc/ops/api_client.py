@@ -59,6 +59,14 @@ class ApiClient:
         result: dict[str, Any] = self.request("GET", "/api/sync/history", params=clean)
         return result
 
+    def type_states(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/api/sync/status")
+        return result
+
+    def resume(self, sync_type: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/api/sync/resume", json={"syncType": sync_type})
+        return result
+
     def items(self, run_id: str, **params: Any) -> dict[str, Any]:
         clean = {k: v for k, v in params.items() if v is not None}
         result: dict[str, Any] = self.request("GET", f"/api/sync/history/{run_id}/items", params=clean)

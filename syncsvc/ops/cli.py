@@ -197,6 +197,30 @@ def webhooks_delete(hook_id: int) -> None:
     click.echo(f"deleted webhook {hook_id}")
 
 
+@main.command()
+def types() -> None:
+    """Per sync type: paused (after SYNC_PAUSE_AFTER systemic failures in a row) and why, last success."""
+    states = api(load_settings()).type_states()["types"]
+    columns = [Column("type", 0, keep_whole=True), Column("state", 1, keep_whole=True),
+               Column("failures", 3, numeric=True), Column("last success", 4), Column("reason", 2)]  # fmt: skip
+    rows = [
+        [name, "PAUSED" if st["paused"] else "active", str(st["consecutiveFailures"]), str(st["lastSuccessAt"] or "-"),
+         st["pausedReason"] or ""]
+        for name, st in states.items()
+    ]  # fmt: skip
+    console.print(fit_table("Sync types", columns, rows, console.width))
+    for name, st in states.items():
+        if st["paused"]:
+            console.print(f"{name} is paused: scheduled runs skip it until `syncsvc resume {name}`")
+
+
+@main.command()
+@click.argument("sync_type", type=click.Choice(SYNC_TYPE_NAMES))
+def resume(sync_type: str) -> None:
+    """Resume a paused sync type's scheduled runs."""
+    console.print(api(load_settings()).resume(sync_type)["message"])
+
+
 @main.group(invoke_without_command=True)
 @click.option("--type", "sync_type", type=click.Choice(SYNC_TYPE_NAMES), help="only this sync type")
 @click.option("--status", "run_status", type=click.Choice(RUN_STATUSES), help="only runs with this status")

@@ -21,6 +21,7 @@ from syncsvc.store.redis_conn import api_client, redact_url, require_authenticat
 from syncsvc.web import auth, console, dashboard, metrics_view, security
 from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
+from syncsvc.web.pause_api import bp as pause_api_bp
 from syncsvc.web.reconcile_api import bp as reconcile_api_bp
 from syncsvc.web.retry_api import bp as retry_api_bp
 from syncsvc.web.schemas import Alive, Ready
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(retry_api_bp)
     app.register_blueprint(reconcile_api_bp)
+    app.register_blueprint(pause_api_bp)
     console.install(app, settings.public_url)
     dashboard.mount(app, redis_url, settings)
     _health_routes(app, svc)

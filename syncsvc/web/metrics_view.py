@@ -23,6 +23,7 @@ from jobs.enqueue import sync_queue
 from syncsvc import metrics
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.settings import Settings
+from syncsvc.store import pause
 from syncsvc.web.auth import bearer_secret, is_loopback, unauthorized
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -103,6 +104,13 @@ class RedisCollector(Collector):
             if sync_type in last_success:
                 since.add_metric([sync_type], max(0.0, now - last_success[sync_type]))
         yield since
+        paused = GaugeMetricFamily(
+            f"{metrics.NAMESPACE}_paused", "1 while a sync type's scheduled runs are paused", labels=["sync_type"]
+        )
+        held = pause.all_paused(self.conn, self.settings.key_prefix)
+        for sync_type in SYNC_TYPE_NAMES:
+            paused.add_metric([sync_type], 1.0 if sync_type in held else 0.0)
+        yield paused
 
 
 def render(conn: redis.Redis, settings: Settings) -> bytes:

@@ -413,6 +413,33 @@ class ResolveResponse(_Model):
     resolution: Resolution
 
 
+# -- paused types (web/pause_api.py) ---------------------------------------------------------------
+
+
+class TypeState(_Model):
+    paused: bool
+    paused_reason: str | None
+    paused_since: str | None
+    consecutive_failures: int
+    pause_after: int
+    last_success_at: str | None
+
+
+class TypeStates(_Model):
+    types: dict[str, TypeState]
+
+
+class ResumeRequest(_Model):
+    sync_type: SyncTypeName
+
+
+class ResumeResponse(_Model):
+    success: Literal[True]
+    sync_type: SyncTypeName
+    was_paused: bool
+    message: str
+
+
 # -- Katana webhooks (web/webhooks.py) --------------------------------------------------------------
 
 

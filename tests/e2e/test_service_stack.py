@@ -13,6 +13,7 @@ from typing import Any
 import redis
 import requests
 
+from syncsvc.store import pause
 from tests.e2e.conftest import Stack
 from tests.e2e.fake_jobs import HOLD_KEY
 
@@ -119,3 +120,16 @@ def test_cli_against_the_stack(stack: Stack) -> None:
         env={**os.environ, **stack.env, "SYNC_API_TOKEN": "nope"},
     )
     assert wrong.returncode == 1 and wrong.stderr.strip() == "syncsvc: HTTP 401: invalid token"
+
+
+def test_cli_shows_a_paused_type_and_resumes_it(stack: Stack, redis_conn: redis.Redis) -> None:
+    for _ in range(3):
+        pause.record_systemic_failure(redis_conn, "e2e", "INVOICE", "AccessRefused: Luca refused the login", 3)
+    shown = run_cli(stack, "types")
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"INVOICE\s+PAUSED\s+3", shown.stdout) and "Luca refused the login" in shown.stdout
+    assert "syncsvc resume INVOICE" in shown.stdout
+    assert all(len(line) <= 80 for line in shown.stdout.splitlines()), shown.stdout
+    resumed = run_cli(stack, "resume", "INVOICE")
+    assert resumed.returncode == 0 and "INVOICE resumed" in resumed.stdout
+    assert pause.paused(redis_conn, "e2e", "INVOICE") is None
