@@ -97,6 +97,16 @@ class Keys:
     def metrics_last_success(self) -> str:
         return self._key("metrics", "last_success")
 
+    # -- auto-pause (store/pause.py) -----------------------------------------------------------------
+
+    def pause_failures(self) -> str:
+        """Hash sync type -> consecutive systemic run failures (reset by a finished run)."""
+        return self._key("pause", "failures")
+
+    def paused(self) -> str:
+        """Hash sync type -> JSON {reason, since, failures} while its scheduled runs are paused."""
+        return self._key("pause", "paused")
+
     def recent_reconciliations(self) -> str:
         """List of the latest reconciliation jobs (jobs/reconcile.py)."""
         return self._key("reconcile", "recent")

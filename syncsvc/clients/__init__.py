@@ -5,6 +5,7 @@ PUBLIC is the package's surface, module by module: other packages import only th
 """
 
 PUBLIC: dict[str, tuple[str, ...]] = {
+    "syncsvc.clients.alerts": ("send_alert",),
     "syncsvc.clients.budget": ("KatanaBudget",),
     "syncsvc.clients.katana": ("KatanaClient",),
     "syncsvc.clients.katana_webhooks": ("WebhookAdmin",),

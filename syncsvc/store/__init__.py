@@ -12,6 +12,10 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "syncsvc.store.history": ("History", "open_history", "history_target", "is_postgres_url"),
     "syncsvc.store.history.export": ("Copied", "copy_history"),
     "syncsvc.store.locks": ("LOCK_TTL_S", "RunLock"),
+    "syncsvc.store.pause": (
+        "AUTOMATIC_TRIGGERS", "all_paused", "consecutive_failures", "paused", "record_success",
+        "record_systemic_failure", "resume",
+    ),
     "syncsvc.store.pending": ("PendingEvents",),
     "syncsvc.store.redis_conn": (
         "ResolvedRedis", "answers_ping", "api_client", "export_url", "is_loopback_url", "redact_url",

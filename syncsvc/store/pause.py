@@ -3,7 +3,7 @@ someone resumes it (``POST /api/sync/resume``, ``syncsvc resume TYPE``).
 
 Shared state in Redis, so every worker host, the scheduler and the web app agree:
 
-* ``{prefix}:pause:failures`` hash: sync type -> consecutive systemic failures (reset by a
+* ``{prefix}:pause:failures`` hash (keys in :mod:`syncsvc.keys`): sync type -> consecutive systemic failures (reset by a
   finished run);
 * ``{prefix}:pause:paused`` hash: sync type -> JSON ``{"reason", "since", "failures"}``.
 
@@ -21,16 +21,18 @@ from typing import Any
 
 import redis
 
+from syncsvc.keys import Keys
+
 # Triggers that run without a person asking; a paused type skips them.
 AUTOMATIC_TRIGGERS = ("schedule", "webhook")
 
 
 def failures_key(prefix: str) -> str:
-    return f"{prefix}:pause:failures"
+    return Keys(prefix).pause_failures()
 
 
 def paused_key(prefix: str) -> str:
-    return f"{prefix}:pause:paused"
+    return Keys(prefix).paused()
 
 
 def _text(raw: Any) -> str:
