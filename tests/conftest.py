@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 
 from sandbox.testing import Sandbox, start_sandbox
 from tests.pgdb import TestPostgres, admin_url, unreachable_reason
 from tests.redisdb import TestRedis, acquire, wipe
+
+# No per-example deadline: on a loaded 2-core CI machine an example may take longer than
+# hypothesis' default 200 ms; speed is the benchmarks' business (bench/), not a test's.
+hypothesis_settings.register_profile("syncsvc", deadline=None)
+hypothesis_settings.load_profile("syncsvc")
 
 _TEST_REDIS: TestRedis | None = None
 _TEST_PG: TestPostgres | None = None
