@@ -87,3 +87,44 @@ def _wait_reaped(worker_pids: list[int], timeout_s: float = 3.0) -> None:
         except psutil.NoSuchProcess:
             return
         time.sleep(0.02)
+
+
+def kill_and_resume(stack: Stack, start: dict[str, Any], after_items: int, timeout_s: float = 600) -> Measured:
+    """Start one sync, SIGKILL the process tree of the worker running it once ``after_items`` are
+    done, and time how long until the run is running again and until it finished."""
+    conn = redis.Redis.from_url(stack.env["REDIS_URL"])
+    with stack.api() as api:
+        t0 = time.time()
+        resp = api.post(f"{stack.url}/api/sync/start", json=start, timeout=30)
+        if resp.status_code != 202:
+            raise RuntimeError(f"start {start}: HTTP {resp.status_code} {resp.text[:300]}")
+        job_id = resp.json()["jobId"]
+    key = f"rq:job:{job_id}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
+        done = int((job.meta.get("progress") or {}).get("processed") or 0)
+        if job.get_status(refresh=False) == JobStatus.STARTED and done >= after_items:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"job {job_id} never reached {after_items} items")
+        time.sleep(0.05)
+    worker_pid = int(conn.hget(f"rq:worker:{(job.worker_name or '')}", "pid") or 0)
+    victim = psutil.Process(worker_pid)
+    for proc in [victim, *victim.children(recursive=True)]:
+        proc.kill()
+    killed_at, killed_started = time.monotonic(), conn.hget(key, "started_at")
+    resumed_s = None
+    while True:
+        status = conn.hget(key, "status")
+        if resumed_s is None and status == b"started" and conn.hget(key, "started_at") != killed_started:
+            resumed_s = time.monotonic() - killed_at
+        if status == b"finished":
+            break
+        if status == b"failed" or time.monotonic() > deadline:
+            raise RuntimeError(f"job {job_id} ended {status!r} after the kill")
+        time.sleep(0.05)
+    finished = _wait(conn, start["syncType"], job_id, timeout_s, stack)
+    conn.close()
+    extra = {"resumed_s": resumed_s, "finished_s": time.monotonic() - killed_at, "before": done}
+    return Measured(_epoch(finished.ended) - t0, [finished], 0, 0.0, t0, extra)

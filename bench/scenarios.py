@@ -16,7 +16,7 @@ from bench import infra
 from bench.history import history_cost
 from bench.ideal import katana_page_s, luca_log, luca_times, set_katana_latency
 from bench.oldway import card_payloads, create_throughput, old_way
-from bench.runs import Measured, run_jobs
+from bench.runs import Measured, kill_and_resume, run_jobs
 from bench.table import Row
 from sandbox.testing import Sandbox
 
@@ -237,6 +237,25 @@ def pool(ctx: Ctx) -> None:
                           f"Luca-phase ideal {sync_s:.2f} s"))  # fmt: skip
 
 
+# -- 7: crash recovery ------------------------------------------------------------------------------
+
+
+def recovery(ctx: Ctx) -> None:
+    """SIGKILL of the worker running a PRODUCT sync (worker, work horse, scheduler); a second
+    worker is live. Measured from the kill until the run is running again, and until it finished.
+    The ideal is the run lock's TTL: the soonest a dead execution can be told from a slow one."""
+    from syncsvc.store.locks import LOCK_TTL_S
+
+    args = ("--products", str(ctx.size(300, 60)), "--luca-latency-ms", str(LUCA_LATENCY_MS))
+    with infra.sandbox(*args) as sb, ctx.stack(sb, "recovery", workers=2) as stack:
+        m = kill_and_resume(stack, {"syncType": "PRODUCT"}, after_items=ctx.size(100, 20))
+    ctx.emit(Row(f"7 recovery: SIGKILL worker mid-run, kill → running again (L={LUCA_LATENCY_MS} ms)",
+                 m.total("total"), m.extra["resumed_s"], float(LOCK_TTL_S),
+                 luca=m.total("lucaRequests"), katana=m.total("katanaRequests"),
+                 notes=f"kill → finished {m.extra['finished_s']:.1f} s; {m.extra['before']} items done before "
+                       f"the kill; {_outcomes(m)}"))  # fmt: skip
+
+
 SCENARIOS: dict[str, Callable[[Ctx], None]] = {
     "simulator": simulator,
     "cold": cold,
@@ -245,6 +264,7 @@ SCENARIOS: dict[str, Callable[[Ctx], None]] = {
     "scaling": scaling,
     "pool": pool,
     "history": history_cost,
+    "recovery": recovery,
 }
 BIG = ("overhead", "resync", "memory")
-ORDER = ("simulator", "cold", "oldway", *BIG, "invoices", "scaling", "pool", "history")
+ORDER = ("simulator", "cold", "oldway", *BIG, "invoices", "scaling", "pool", "history", "recovery")

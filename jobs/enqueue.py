@@ -14,6 +14,7 @@ script, which also decides whether the previous holder still counts:
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -117,6 +118,11 @@ def start_sync(
     key = claim_key(settings, request.sync_type)
     holder = conn.eval(_CLAIM, 1, key, job_id, "rq:job:", str(CLAIM_GRACE_MS))
     if holder is not None:
+        # A holder whose worker died is handed back to the queue here rather than after RQ's
+        # 10-minute maintenance (imported late: recovery builds on this module).
+        from jobs.recovery import recover
+
+        recover(conn, settings, request.sync_type)
         raise AlreadyQueued(request.sync_type, as_str(holder))
     try:
         # Record QUEUED before the job can be picked up, so the log is in order.
@@ -172,16 +178,43 @@ def start_drain(conn: redis.Redis, settings: Settings, sync_type: str, job_funct
     return job_id
 
 
+def claim_for_requeue(conn: redis.Redis, settings: Settings, sync_type: str, job_id: str) -> str | None:
+    """Let an existing (failed) job take its type's claim before it is requeued, by the same rule
+    as a start; return the job id that holds the type instead, or None when the claim is taken."""
+    key = claim_key(settings, sync_type)
+    holder = conn.eval(_CLAIM, 1, key, job_id, "rq:job:", str(CLAIM_GRACE_MS))
+    if holder is not None:
+        held = holder.decode() if isinstance(holder, bytes) else str(holder)
+        if held != job_id:
+            return held
+    conn.eval(_CONFIRM, 1, key, job_id)
+    return None
+
+
 def current_claim(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None:
     raw = conn.get(claim_key(settings, sync_type))
     return None if raw is None else as_str(raw)
 
 
-def log_state(conn: redis.Redis, settings: Settings, job_id: str, state: str) -> None:
-    """Append a state change observed by the service itself (RQ keeps no such log)."""
+def log_state(
+    conn: redis.Redis,
+    settings: Settings,
+    job_id: str,
+    state: str,
+    attempt: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append a state change observed by the service itself (RQ keeps no such log): the API's
+    QUEUED, then per execution its STARTED and how it ended (FINISHED, FAILED_WILL_RETRY, FAILED,
+    ABANDONED) with the attempt number and the reason."""
+    entry: dict[str, Any] = {"stateName": state, "createdAt": utcnow()}
+    if attempt is not None:
+        entry["attempt"] = attempt
+    if reason:
+        entry["reason"] = reason[:500]
     key = state_log_key(settings, job_id)
     pipe = conn.pipeline()
-    pipe.rpush(key, f"{state} {utcnow()}")
+    pipe.rpush(key, json.dumps(entry))
     pipe.expire(key, STATE_LOG_TTL_S)
     pipe.execute()
 
@@ -189,6 +222,16 @@ def log_state(conn: redis.Redis, settings: Settings, job_id: str, state: str) ->
 def read_state_log(conn: redis.Redis, settings: Settings, job_id: str) -> list[dict[str, Any]]:
     out = []
     for raw in conn.lrange(state_log_key(settings, job_id), 0, -1):
-        state, _, at = as_str(raw).partition(" ")
-        out.append({"stateName": state, "createdAt": at})
+        text = as_str(raw)
+        try:
+            entry = json.loads(text)
+        except ValueError:  # written before entries were JSON: "STATE timestamp"
+            state, _, at = text.partition(" ")
+            entry = {"stateName": state, "createdAt": at}
+        if isinstance(entry, dict):
+            out.append(entry)
     return out
+
+
+def attempts_started(conn: redis.Redis, settings: Settings, job_id: str) -> int:
+    return sum(1 for e in read_state_log(conn, settings, job_id) if e.get("stateName") == "STARTED")

@@ -29,7 +29,7 @@ from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
 from syncsvc.defaults import MAX_FAILURES_IN_RESULT
 from syncsvc.domain.errors import AlreadyRunning, ConfigError, HistoryUnavailable, RunAborted
-from syncsvc.domain.model import OUTCOMES, RunRequest
+from syncsvc.domain.model import OUTCOMES, ItemRecord, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.keys import as_str
 from syncsvc.logsetup import bound
@@ -82,10 +82,12 @@ def run_sync(
     conn: redis.Redis,
     run_id: str,
     publish: Callable[[dict[str, Any]], None] | None = None,
+    will_retry: Callable[[BaseException], bool] | None = None,
 ) -> dict[str, Any]:
-    """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure."""
+    """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure;
+    ``will_retry(exc)`` says whether another execution follows (the run is then ``retrying``)."""
     with bound(run_id=run_id, sync_type=request.sync_type), metrics.collecting(conn, settings.key_prefix):
-        return _run_sync(request, settings, conn, run_id, publish)
+        return _run_sync(request, settings, conn, run_id, publish, will_retry)
 
 
 def _run_sync(
@@ -94,6 +96,7 @@ def _run_sync(
     conn: redis.Redis,
     run_id: str,
     publish: Callable[[dict[str, Any]], None] | None,
+    will_retry: Callable[[BaseException], bool] | None = None,
 ) -> dict[str, Any]:
     sync_type, limit, dry_run, trigger = request.sync_type, request.limit, request.dry_run, request.trigger
     if trigger in pause.AUTOMATIC_TRIGGERS:
@@ -159,7 +162,12 @@ def _run_sync(
         prepared = prepare(ctx, limit)
         prepared.items += unknown
         control.set_phase("syncing")
-        recorder = Recorder(lambda rows: history.record_items(run_id, rows), settings.batch_size)
+
+        def record(rows: list[ItemRecord]) -> None:
+            history.record_items(run_id, rows)
+            history.update_counts(run_id, control.counters.snapshot())  # the history list is live
+
+        recorder = Recorder(record, settings.batch_size)
         result = Engine(settings, control, recorder).run(prepared.items, prepared.handler)
         cursor_after = close_scope(conn, settings, sync_type, run_id, scope, prepared, result)
         counts = {k: result.counts[k] for k in ("total", *OUTCOMES)}
@@ -195,7 +203,11 @@ def _run_sync(
         try:
             counts = history.outcome_counts(run_id)
             counts["total"] = sum(counts.values())
-            history.finish_run(run_id, "failed", counts, error=f"{type(exc).__name__}: {exc}"[:2000])
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            if will_retry is not None and will_retry(exc):
+                history.interrupt_run(run_id, "retrying", counts, reason)  # never "failed" while a retry waits
+            else:
+                history.finish_run(run_id, "failed", counts, error=reason)
         except HistoryUnavailable as unrecorded:  # the job's error still says why the run failed
             counts = {}
             log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)

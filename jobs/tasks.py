@@ -16,6 +16,8 @@ the job at once with no retries left, so a wrong ``LUCA_PASSWORD`` costs exactly
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import uuid
 from typing import Any
 
@@ -23,11 +25,13 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
+from jobs.enqueue import attempts_started, log_state
 from jobs.reconcile import reconcile
 from jobs.run import run_sync
 from syncsvc.domain.errors import retry_run
 from syncsvc.domain.model import RunRequest
 from syncsvc.logsetup import bound, configure, install_mask
+from syncsvc.parentdeath import die_with_parent
 from syncsvc.settings import Settings, from_env, secrets_of
 
 log = logging.getLogger(__name__)
@@ -36,12 +40,23 @@ log = logging.getLogger(__name__)
 def run_sync_job(request: dict[str, Any]) -> dict[str, Any]:
     """Run the sync described by ``request`` (``RunRequest.to_job()``); returns the run summary."""
     job = get_current_job()
+    if job is not None:
+        bind_to_worker(job)
     try:
         return _run(RunRequest.from_job(request), job)
     except BaseException as exc:
         if job is not None and job.retries_left and not retry_run(exc):
             give_up(job, exc)
         raise
+
+
+def bind_to_worker(job: Job) -> None:
+    """In a forked work horse, die with the worker: a horse whose worker was SIGKILLed would run
+    on unsupervised (no heartbeats, no timeout), and its run could not be handed back safely."""
+    raw = job.connection.hget(f"rq:worker:{job.worker_name}", "pid") if job.worker_name else None
+    worker_pid = int(raw) if raw else None
+    if worker_pid is not None and worker_pid == os.getppid():  # not a SimpleWorker (same pid)
+        die_with_parent(signal.SIGKILL, expected_parent=worker_pid)
 
 
 def _run(req: RunRequest, job: Job | None) -> dict[str, Any]:
@@ -63,7 +78,22 @@ def _run_job(req: RunRequest, settings: Settings, job: Job | None) -> dict[str, 
         job.meta["runId"] = job.id
         job.save_meta()
 
-    return run_sync(req, settings=settings, conn=job.connection, run_id=job.id, publish=publish)
+    def will_retry(exc: BaseException) -> bool:
+        # RQ's own rule (retries left) narrowed by ours (give_up below for what a retry cannot fix).
+        return bool(job.retries_left) and retry_run(exc)
+
+    # Each execution's STARTED and outcome, with its attempt number, in the job's state history.
+    conn = job.connection
+    attempt = attempts_started(conn, settings, job.id) + 1
+    log_state(conn, settings, job.id, "STARTED", attempt)
+    try:
+        summary = run_sync(req, settings=settings, conn=conn, run_id=job.id, publish=publish, will_retry=will_retry)
+    except BaseException as exc:
+        outcome = "FAILED_WILL_RETRY" if will_retry(exc) else "FAILED"
+        log_state(conn, settings, job.id, outcome, attempt, f"{type(exc).__name__}: {exc}".splitlines()[0])
+        raise
+    log_state(conn, settings, job.id, "FINISHED", attempt)
+    return summary
 
 
 def run_reconcile_job(request: dict[str, Any]) -> dict[str, Any]:

@@ -71,15 +71,20 @@ class Keys:
     # -- runs and jobs -----------------------------------------------------------------------------
 
     def run_lock(self, sync_type: str) -> str:
-        """String: the run id holding this type's run lock (store/locks.py)."""
+        """String: ``<run id>/<execution token>`` holding this type's run lock (store/locks.py)."""
         return self._key("lock", "run", sync_type)
+
+    def recovering(self, job_id: str, started_at: str) -> str:
+        """String: one recoverer took this dead execution (jobs/recovery.py), expires."""
+        return self._key("recovering", job_id, started_at)
 
     def start_claim(self, sync_type: str) -> str:
         """String: the job id of the queued-or-running start of this type (jobs/enqueue.py)."""
         return self._key("claim", sync_type)
 
     def job_states(self, job_id: str) -> str:
-        """List of ``STATE timestamp`` entries the service observed for a job."""
+        """List of JSON entries (``stateName``, ``createdAt``, ``attempt``, ``reason``): the job's
+        QUEUED, then each execution's STARTED and outcome (jobs/enqueue.py ``log_state``)."""
         return self._key("jobstates", job_id)
 
     def ready_check(self, name: str) -> str:

@@ -21,8 +21,9 @@ from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 OUTCOMES = ("created", "updated", "adopted", "skipped", "gone", "failed")
 """Every item of a run ends with exactly one of these. ``gone``: deleted or archived in Katana;
 reported, never deleted in Luca."""
-RUN_STATUSES = ("running", "finished", "failed", "skipped")
-"""``skipped``: a scheduled run found its type already queued or running and did not start."""
+RUN_STATUSES = ("running", "retrying", "finished", "failed", "skipped")
+"""``retrying``: the last execution failed (or its worker died) and another one is due.
+``skipped``: a scheduled run found its type already queued or running and did not start."""
 PHASES = (
     "queued", "warming", "fetching", "ensuring customers", "ensuring stockCards", "syncing",
     "reading Luca", "comparing",  # reconciliation jobs (jobs/reconcile.py)

@@ -2,8 +2,13 @@
 
 The lock is an efficiency and sanity guard (two runs would fight over the same records), not the
 correctness mechanism: idempotent upserts are. It lives 60 s unless the running job's heartbeat
-extends it, so a SIGKILLed worker releases it within a minute, before RQ retries the abandoned
-job. The lock value is the run id, so a retry of the same job may take over its own lock.
+extends it, so a SIGKILLed worker releases it within a minute. Its absence is how the service
+tells that the execution holding a claim is dead (:mod:`jobs.recovery`), well before RQ's own
+abandoned-job maintenance (10 minutes).
+
+The lock value is ``<run id>/<execution token>``: each execution of a run (a retry, a resumed
+run) holds its own lock, so a stalled execution whose lock expired and was taken by the resumed
+one sees a different holder and stops, even though both carry the same run id.
 
 The heartbeat also checks that the lock is still ours. When it is gone (Redis flushed or restarted
 without persistence) or held by another run, this run has been forgotten by everything that could
@@ -14,6 +19,7 @@ runs posting the same invoices is exactly the duplicate Luca cannot catch.
 from __future__ import annotations
 
 import time
+import uuid
 
 import redis
 
@@ -25,25 +31,28 @@ LOCK_TTL_S = RUN_LOCK_TTL_S
 CHECK_EVERY_S = RUN_LOCK_CHECK_EVERY_S
 
 
+def holder_run_id(value: bytes | str | None) -> str | None:
+    """The run id in a lock value (``<run id>/<token>``)."""
+    return None if value is None else as_str(value).partition("/")[0]
+
+
 class RunLock:
     def __init__(self, conn: redis.Redis, prefix: str, sync_type: str, run_id: str) -> None:
         self.conn = conn
         self.key = Keys(prefix).run_lock(sync_type)
         self.run_id = run_id
+        self.value = f"{run_id}/{uuid.uuid4().hex[:12]}"
         self._last_check = 0.0
         self.lost = False
 
     def acquire(self, wait_s: float = 0.0) -> None:
-        """Take the lock or raise AlreadyRunning. Another run id holding it means a live run (its
-        heartbeat keeps it); a dead one's lock expires within LOCK_TTL_S."""
+        """Take the lock or raise AlreadyRunning. A holder means a live execution (its heartbeat
+        keeps it), even one of this same run; a dead one's lock expires within LOCK_TTL_S."""
         deadline = time.monotonic() + wait_s
         while True:
-            if self.conn.set(self.key, self.run_id, nx=True, ex=LOCK_TTL_S):
+            if self.conn.set(self.key, self.value, nx=True, ex=LOCK_TTL_S):
                 return
             holder = self.conn.get(self.key)
-            if holder is not None and as_str(holder) == self.run_id:
-                self.conn.expire(self.key, LOCK_TTL_S)  # our own lock, left by a killed attempt
-                return
             if time.monotonic() >= deadline:
                 who = as_str(holder) if holder else "?"
                 raise AlreadyRunning(f"another run ({who}) holds {self.key}")
@@ -55,7 +64,7 @@ class RunLock:
         if self.lost:
             raise RunAborted(f"lost the run lock {self.key}")
         holder = self.conn.get(self.key)
-        if holder is None or as_str(holder) != self.run_id:
+        if holder is None or as_str(holder) != self.value:
             self._lose(holder)
 
     def _lose(self, holder: bytes | str | None) -> None:
@@ -75,7 +84,7 @@ class RunLock:
             "else return 0 end",
             1,
             self.key,
-            self.run_id,
+            self.value,
             LOCK_TTL_S,
         )
         if not held:
@@ -86,5 +95,5 @@ class RunLock:
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
             1,
             self.key,
-            self.run_id,
+            self.value,
         )

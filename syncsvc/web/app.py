@@ -18,7 +18,7 @@ from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.logsetup import install_mask
 from syncsvc.settings import Settings, from_env, secrets_of
 from syncsvc.store.redis_conn import api_client, redact_url, require_authentication, resolve_redis
-from syncsvc.web import auth, console, dashboard, metrics_view, security
+from syncsvc.web import auth, console, dashboard, dashboard_guard, metrics_view, security
 from syncsvc.web.api import bp as api_bp
 from syncsvc.web.health import readiness
 from syncsvc.web.pause_api import bp as pause_api_bp
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(reconcile_api_bp)
     app.register_blueprint(pause_api_bp)
     console.install(app, settings.public_url)
+    dashboard_guard.install(app)
     dashboard.mount(app, redis_url, settings)
     _health_routes(app, svc)
     metrics_view.install(app, svc.redis, settings)

@@ -83,19 +83,40 @@ def describe_job(conn: redis.Redis, settings: Settings, job: Job) -> dict[str, A
         body["result"] = latest.return_value
     if state_name in ("FAILED", "STOPPED") and latest is not None:
         body["error"] = last_line(latest.exc_string) or state_name.lower()
-    elif latest is not None and latest.type == Result.Type.RETRIED:
-        # Waiting for another attempt: say why the last one failed.
-        body["error"] = last_line(latest.exc_string)
+    elif state_name in ("SCHEDULED", "QUEUED", "FAILED"):
+        # Waiting for another attempt (or failed by the dead-run check, which leaves no Result):
+        # name the last failure.
+        failures = [e for e in body["history"] if e["stateName"] in _FAILED_STATES and e.get("reason")]
+        if failures:
+            body["error"] = failures[-1]["reason"]
+        elif latest is not None and latest.type == Result.Type.RETRIED:
+            body["error"] = last_line(latest.exc_string)
     return body
+
+
+_FAILED_STATES = ("FAILED_WILL_RETRY", "ABANDONED", "FAILED")
 
 
 def _history(
     conn: redis.Redis, settings: Settings, job: Job, state_name: str, results: list[Result]
 ) -> list[dict[str, Any]]:
     events = read_state_log(conn, settings, job.id)
-    if not events and job.enqueued_at is not None:
-        # Enqueued by something other than this API (e.g. requeued from rq-dashboard).
-        events.append({"stateName": "QUEUED", "createdAt": iso(job.enqueued_at)})
+    if not any(e["stateName"] == "QUEUED" for e in events) and job.enqueued_at is not None:
+        # Enqueued by something other than this API (rq cron, rq enqueue, a dashboard requeue).
+        events.insert(0, {"stateName": "QUEUED", "createdAt": iso(job.enqueued_at)})
+    if not any(e["stateName"] == "STARTED" for e in events):
+        # Executions the job function did not log itself (a job from before the log had them):
+        # derive them from RQ's results stream and the job hash.
+        events.extend(_from_rq(job, state_name, results))
+    last = events[-1]["stateName"] if events else None
+    if last != state_name and not (last in ("FAILED_WILL_RETRY", "ABANDONED") and state_name == "FAILED"):
+        at = iso(job.enqueued_at) if state_name == "QUEUED" else None
+        events.append({"stateName": state_name, "createdAt": at})
+    return events
+
+
+def _from_rq(job: Job, state_name: str, results: list[Result]) -> list[dict[str, Any]]:
+    events = []
     for result in results:
         if result.execution_started_at is not None:
             events.append({"stateName": "STARTED", "createdAt": iso(result.execution_started_at)})
@@ -109,7 +130,4 @@ def _history(
         # start and end on the job hash: the attempt ran and failed, another one is pending.
         events.append({"stateName": "STARTED", "createdAt": started})
         events.append({"stateName": "FAILED_WILL_RETRY", "createdAt": ended})
-    if not events or events[-1]["stateName"] != state_name:
-        at = iso(job.enqueued_at) if state_name == "QUEUED" else None
-        events.append({"stateName": state_name, "createdAt": at})
     return events

@@ -84,3 +84,19 @@ def test_threads_share_one_store(history: History) -> None:
             history.list_items("r1", limit=5)
 
     assert together(work, 6) == [] and history.outcome_counts("r1") == {"created": 6 * 10 * 20}
+
+
+def test_a_retried_run_keeps_its_first_start_and_reads_retrying_meanwhile(history: History) -> None:
+    history.start_run("r2", "PRODUCT", {}, False)
+    first = history.get_run("r2")["started_at"]  # type: ignore[index]
+    history.update_counts("r2", {"total": 9, "created": 3, "skipped": 1})  # live, while it runs
+    assert {k: history.get_run("r2")[k] for k in ("total", "created", "skipped")} == {  # type: ignore[index]
+        "total": 9, "created": 3, "skipped": 1,
+    }  # fmt: skip
+    history.interrupt_run("r2", "retrying", {"total": 4, "created": 3, "skipped": 1}, "Unavailable: Luca 503")
+    waiting = history.get_run("r2")
+    assert waiting is not None and waiting["status"] == "retrying" and waiting["finished_at"] is None
+    assert waiting["error"] == "Unavailable: Luca 503"
+    history.start_run("r2", "PRODUCT", {}, False)
+    again = history.get_run("r2")
+    assert again is not None and again["status"] == "running" and again["started_at"] == first

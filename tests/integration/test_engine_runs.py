@@ -67,11 +67,17 @@ def test_rerun_after_a_crash_halfway_finishes_the_rest_without_duplicates(
     halfway = luca_state(sandbox)["stock_cards"]["count"]
     assert 0 < halfway < len(expected)
 
-    # RQ retries an abandoned job under the same id: the run takes over its own lock at once.
+    # The run is handed back under the same id (jobs/recovery.py) once the dead execution's lock
+    # has expired; while it lives, even the same run may not start a second execution.
     conn = redis.Redis.from_url(redis_url)
     from jobs.run import run_sync
+    from syncsvc.domain.errors import AlreadyRunning
     from syncsvc.domain.model import RunRequest
+    from syncsvc.keys import Keys
 
+    with pytest.raises(AlreadyRunning):
+        run_sync(RunRequest("PRODUCT", mode="full"), settings=settings, conn=conn, run_id="crashy-run")
+    conn.delete(Keys(settings.key_prefix).run_lock("PRODUCT"))  # what 60 s without a heartbeat do
     summary = run_sync(RunRequest("PRODUCT", mode="full"), settings=settings, conn=conn, run_id="crashy-run")
     conn.close()
     state = luca_state(sandbox)

@@ -96,8 +96,12 @@ def test_an_unreachable_luca_is_retried_later_by_rq(
     history = open_history(env["SYNC_HISTORY_DB"])
     run = history.get_run(job.id)
     history.close()
-    assert run is not None and run["status"] == "failed"
+    # Never "failed" while a retry is scheduled (issue #10 defect 5), and the reason is named.
+    assert run is not None and run["status"] == "retrying" and run["finished_at"] is None
     assert run["error"].startswith("Unavailable: could not read Luca's current records"), run["error"]
+    assert view["error"].startswith("Unavailable: could not read Luca's current records"), view["error"]
+    states = [(h["stateName"], h.get("attempt")) for h in view["history"]]
+    assert states == [("QUEUED", None), ("STARTED", 1), ("FAILED_WILL_RETRY", 1), ("SCHEDULED", None)], states
 
 
 def test_a_malformed_request_on_the_queue_fails_without_retry(

@@ -35,13 +35,6 @@ KATANA_KEY = "kat-" + secrets.token_hex(12)
 LUCA_PASSWORD = "luca-" + secrets.token_hex(12)
 SECRETS = {"api token": TOKEN, "katana key": KATANA_KEY, "luca password": LUCA_PASSWORD}
 
-# Abandoned-job detection in tests: workers heartbeat every 5 s (the execution then expires 65 s
-# after the last heartbeat; RQ adds a fixed 60 s) and run maintenance, which is what cleans up
-# abandoned jobs and takes over a dead worker's scheduler lock, every 5 s instead of every 10 min.
-# An idle worker only runs maintenance when its blocking dequeue times out (worker TTL - 15 s,
-# 405 s by default), so the worker TTL is shortened too.
-FAST_MAINTENANCE = ("--maintenance-interval", "5", "--job-monitoring-interval", "5", "--worker-ttl", "20")
-
 
 def sandbox_args(*extra: str) -> tuple[str, ...]:
     """CLI args of a sandbox that accepts only this suite's secrets (plus the observer key)."""
@@ -142,7 +135,7 @@ class Service:
 
     def add_worker(self, *extra: str) -> Child:
         name = f"worker{len(self.workers) + 1}"
-        argv = worker_argv("--name", f"rel-{name}-{secrets.token_hex(3)}", *FAST_MAINTENANCE, *extra)
+        argv = worker_argv("--name", f"rel-{name}-{secrets.token_hex(3)}", *extra)  # RQ's default timings
         child = self.children.spawn(name, argv, self.env(), log_dir=self.logs)
         self.workers.append(child)
         return child

@@ -59,7 +59,16 @@ def test_redis_restarted_mid_run(make_sandbox: Callable[..., Sandbox], make_serv
     run = accounted(svc.history_db, job_id)
 
     # An idle worker rides out a restart by itself (RQ's dequeue loop reconnects with backoff).
+    # Idle means in that loop: not still recording the job it just finished.
     idle = svc.workers[-1]
+    conn = svc.redis.client()
+    deadline = time.monotonic() + 30
+    ours = [k for k in conn.smembers("rq:workers") if conn.hget(k, "pid") == str(idle.proc.pid).encode()]
+    while conn.hget(ours[0], "state") != b"idle":
+        assert time.monotonic() < deadline, "the worker did not become idle"
+        time.sleep(0.2)
+    conn.close()
+    time.sleep(1.0)
     svc.redis.shutdown()
     time.sleep(OUTAGE_S)
     svc.redis.start()

@@ -124,7 +124,7 @@ def test_history_filters_are_validated(client: FlaskClient) -> None:
     resp = client.get("/api/sync/history?type=ORDERS", headers=AUTH)
     assert resp.status_code == 400 and "type must be one of PRODUCT, CUSTOMER, INVOICE" in resp.json["error"]
     resp = client.get("/api/sync/history?status=done", headers=AUTH)
-    assert resp.status_code == 400 and "running, finished, failed, skipped" in resp.json["error"]
+    assert resp.status_code == 400 and "running, retrying, finished, failed, skipped" in resp.json["error"]
     resp = client.get("/api/sync/history/x/items?outcome=weird", headers=AUTH)
     assert resp.status_code == 400 and "created, updated, adopted, skipped, gone, failed" in resp.json["error"]
 

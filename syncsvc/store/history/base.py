@@ -144,8 +144,29 @@ class History(ABC):
             "error": None,
         }
         with self.session(write=True, atomic=False) as s:
-            # A re-run of the same job (RQ retry) restarts its row but keeps its items.
+            # Another execution of the same run (a retry, a resumed run) continues its row: it keeps
+            # its items and the run's first startedAt (the job's state log has each execution's).
+            before = s.rows("runs", "run_id = ?", [run_id], select="started_at")
+            if before and before[0]["started_at"]:
+                row["started_at"] = before[0]["started_at"]
             s.upsert("runs", [row], RUN_PK)
+
+    def update_counts(self, run_id: str, counts: dict[str, int]) -> None:
+        """Live counts of a running run (the engine calls this as it records items)."""
+        values = {k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)}
+        with self.session(write=True) as s:
+            s.update("runs", {"run_id": run_id}, values)
+
+    def interrupt_run(self, run_id: str, status: str, counts: dict[str, int], error: str) -> None:
+        """An execution ended without ending the run (``retrying``), or a dead one's run is over
+        (``failed``): status, reason and the counts recorded so far."""
+        if status not in ("retrying", "failed"):
+            raise ValueError(f"an interrupted run is retrying or failed, not {status!r}")
+        update: dict[str, Any] = {"status": status, "error": error[:2000]}
+        update["finished_at"] = utcnow() if status == "failed" else None
+        update.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
+        with self.session(write=True) as s:
+            s.update("runs", {"run_id": run_id}, update)
 
     def record_items(self, run_id: str, items: Iterable[ItemRecord]) -> None:
         """One transaction per call (the engine hands over a batch): not a commit per row."""
@@ -265,7 +286,7 @@ class History(ABC):
         """Delete runs that ended more than ``keep_days`` ago, with their items; returns how many
         runs went. Running runs are never pruned (a live worker may still write to them)."""
         cutoff = iso_utc((now or datetime.now(UTC)) - timedelta(days=keep_days))
-        old = "status <> 'running' AND coalesce(finished_at, started_at) < ?"
+        old = "status NOT IN ('running', 'retrying') AND coalesce(finished_at, started_at) < ?"
         deleted = 0
         while True:
             with self.session(write=True) as s:
