@@ -32,9 +32,9 @@ from rq.job import Job, JobStatus
 
 from jobs.enqueue import attempts_started, current_claim, log_state, sync_queue
 from syncsvc.domain.synctypes import SYNC_TYPES
+from syncsvc.keys import Keys
 from syncsvc.settings import Settings
 from syncsvc.store.history import open_history
-from syncsvc.keys import Keys
 from syncsvc.store.locks import LOCK_TTL_S
 from syncsvc.store.serializer import PlainPickleSerializer
 
