@@ -7,10 +7,11 @@ its dotted path (JOB_FUNCTION) wherever a job is enqueued.
 
 PUBLIC: dict[str, tuple[str, ...]] = {
     "jobs.enqueue": (
-        "JOB_FUNCTION", "QUEUE_NAME", "WORKER_COMMAND", "AlreadyQueued", "current_claim", "read_state_log",
-        "resolve_mode", "start_drain", "start_sync", "sync_queue",
+        "JOB_FUNCTION", "QUEUE_NAME", "WORKER_COMMAND", "AlreadyQueued", "claim_for_requeue", "current_claim",
+        "read_state_log", "resolve_mode", "start_drain", "start_sync", "sync_queue",
     ),
     "jobs.guard": ("install",),
+    "jobs.recovery": ("start_watchdog",),
     "jobs.reconcile": ("RECONCILE_FUNCTION", "NothingToFix", "queue_fix", "recent", "start_reconcile"),
     "jobs.retry": ("NoSuchRun", "NothingToRetry", "resolve_item", "retry_failed"),
     "jobs.tasks": ("run_sync_job",),

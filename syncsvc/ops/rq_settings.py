@@ -29,8 +29,9 @@ from typing import Any
 
 from rq.scheduler import RQScheduler
 
-from jobs import guard, recovery
+from jobs import guard
 from jobs.enqueue import QUEUE_NAME
+from jobs.recovery import start_watchdog
 from syncsvc.domain.errors import ConfigError
 from syncsvc.logsetup import configure, install_mask
 from syncsvc.parentdeath import die_with_parent
@@ -89,4 +90,4 @@ PRELOADED = preload(JOB_MODULES + (("syncsvc.store.history.postgres",) if _setti
 serializer.install()
 guard.install()
 scheduler_dies_with_worker()
-WATCHDOG = recovery.start_watchdog(REDIS_URL, _settings)
+WATCHDOG = start_watchdog(REDIS_URL, _settings)

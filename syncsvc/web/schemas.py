@@ -42,7 +42,8 @@ def _enum(values: tuple[str, ...]) -> WithJsonSchema:
 
 
 JOB_STATES = ("QUEUED", "STARTED", "FINISHED", "FAILED", "SCHEDULED", "DEFERRED", "STOPPED", "CANCELED", "CREATED")
-HISTORY_STATES = (*JOB_STATES, "FAILED_WILL_RETRY", "UNKNOWN")
+HISTORY_STATES = (*JOB_STATES, "FAILED_WILL_RETRY", "ABANDONED", "UNKNOWN")
+"""``ABANDONED``: the worker running that execution died; the run was handed back (jobs/recovery.py)."""
 
 SyncTypeName = Annotated[str, AfterValidator(one_of(SYNC_TYPE_NAMES)), _enum(SYNC_TYPE_NAMES)]
 StartMode = Annotated[str, AfterValidator(one_of(("full", "incremental"))), _enum(("full", "incremental"))]
@@ -280,6 +281,8 @@ class JobResult(Counts):
 class StateChange(_Model):
     state_name: HistoryState
     created_at: str | None
+    attempt: int | None = Field(default=None, description="which execution of the job (1, 2, ...)")
+    reason: str | None = Field(default=None, description="why that execution failed or was abandoned")
 
 
 class JobStatus(_Model):
