@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -28,8 +29,10 @@ from rq.job import Job
 from jobs.enqueue import attempts_started, log_state
 from jobs.reconcile import reconcile
 from jobs.run import run_sync
-from syncsvc.domain.errors import retry_run
+from jobs.schedule import fire, tick_of
+from syncsvc.domain.errors import ConfigError, retry_run
 from syncsvc.domain.model import RunRequest
+from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.logsetup import bound, configure, install_mask
 from syncsvc.parentdeath import die_with_parent
 from syncsvc.settings import Settings, from_env, secrets_of
@@ -114,6 +117,22 @@ def run_reconcile_job(request: dict[str, Any]) -> dict[str, Any]:
 
     with bound(job_id=job.id, sync_type=sync_type):
         return reconcile(sync_type, settings, job.connection, publish)
+
+
+def scheduled_sync(sync_type: str) -> dict[str, Any]:
+    """One cron tick of ``sync_type`` (enqueued by ``syncsvc scheduler``): start an incremental
+    run, or record the tick as skipped when the type is busy (jobs/schedule.py)."""
+    settings = from_env()
+    configure()
+    install_mask(secrets_of(settings))
+    if sync_type not in SYNC_TYPE_NAMES:
+        raise ConfigError(f"unknown sync type {sync_type!r} in a schedule; known: {', '.join(SYNC_TYPE_NAMES)}")
+    job = get_current_job()
+    enqueued = (job.enqueued_at if job is not None else None) or datetime.now(UTC)
+    expression = settings.schedules.get(sync_type, "")
+    tick = tick_of(expression, enqueued) if expression else enqueued.replace(second=0, microsecond=0)
+    conn = job.connection if job is not None else redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    return fire(conn, settings, sync_type, tick)
 
 
 def give_up(job: Job, exc: BaseException) -> None:

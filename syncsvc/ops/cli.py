@@ -107,11 +107,15 @@ def follow(client: ApiClient, job_id: str, sync_type: str, timeout: float) -> No
 
 
 @main.command()
-@click.argument("job_id")
+@click.argument("job_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="print the API's raw JSON answer instead")
-def status(job_id: str, as_json: bool) -> None:
-    """Show one job: state, counts, and its failed items grouped by reason."""
+def status(job_id: str | None, as_json: bool) -> None:
+    """Without JOB_ID: per type the cursor, last run, next schedule, pending webhook events and
+    retry set. With JOB_ID: one job's state, counts, and its failed items grouped by reason."""
     client = api(load_settings())
+    if job_id is None:
+        _continuous_status(client, as_json)
+        return
     job = client.job(job_id)
     if as_json:
         click.echo(json.dumps(job, indent=2, ensure_ascii=False))
@@ -133,6 +137,51 @@ def status(job_id: str, as_json: bool) -> None:
     if failures:
         console.print(failure_groups_table(failures, console.width))
     console.print(f"raw answer: syncsvc status {job_id} --json")
+
+
+def _continuous_status(client: ApiClient, as_json: bool) -> None:
+    body = client.request("GET", "/api/sync/status")
+    if as_json:
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    table = Table(title="Continuous sync" + ("" if body.get("webhooks") else " (webhooks off)"))
+    for column in ("type", "cursor", "last run", "next run", "webhook", "retry"):
+        table.add_column(column, overflow="fold")
+    for t in body["types"]:
+        last = t.get("lastRun") or {}
+        outcome = "-"
+        if last:
+            counts = last.get("counts") or {}
+            outcome = f"{last.get('status')} {last.get('mode') or ''} {counts.get('failed', 0)} failed".strip()
+        next_run = (t.get("nextRun") or "off")[:16].replace("T", " ")
+        paused = " (paused)" if t.get("paused") else ""
+        pending = str(t.get("pendingEvents", 0))
+        table.add_row(t["syncType"] + paused, (t.get("cursor") or "-")[:19].replace("T", " "), outcome, next_run,
+                      pending, str(t.get("retrySet", 0)))  # fmt: skip
+    console.print(table)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the scheduled incremental syncs (SYNC_SCHEDULE_*): rq's cron with a leader lock, so
+    starting it on several hosts is safe (one leads, the others take over if it dies)."""
+    import threading
+
+    import redis as redis_lib
+
+    from syncsvc.ops.scheduler import LeaderCron
+
+    settings = load_settings()
+    resolved = resolve_redis(settings)
+    stop = threading.Event()
+    install_stop_signals()
+    conn = redis_lib.Redis.from_url(resolved.url)
+    try:
+        LeaderCron(conn, settings).run(stop)
+    except (KeyboardInterrupt, Stop):
+        stop.set()
+    finally:
+        conn.close()
 
 
 @main.group()

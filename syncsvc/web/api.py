@@ -22,11 +22,13 @@ from syncsvc.web.schemas import (
     RunsQuery,
     StartRequest,
     StartResponse,
+    SyncStatus,
     parse_body,
     parse_query,
 )
 from syncsvc.web.service import Service
 from syncsvc.web.spec import AUTH, REDIS, documented, openapi_document
+from syncsvc.web.status import sync_status
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -103,6 +105,17 @@ def job_status(job_id: str) -> tuple[Response, int]:
     if job is None:
         return fail(404, f"no job {job_id[:128]!r} (unknown, or expired: results are kept 1 day, failures 7)")
     return jsonify(describe_job(svc.redis, svc.settings, job)), 200
+
+
+@bp.get("/sync/status")
+@documented(
+    "Per sync type: cursor, current and last run, next scheduled run, pending webhook events, retry set, paused",
+    {200: (SyncStatus, "Where continuous sync stands"), **AUTH, **REDIS},
+)
+def status() -> tuple[Response, int]:
+    """Per type: cursor, current and last run, next schedule, pending webhook events, retry set."""
+    svc = service()
+    return jsonify(sync_status(svc.redis, svc.settings, svc.history())), 200
 
 
 @bp.get("/sync/history")

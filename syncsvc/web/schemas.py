@@ -358,6 +358,38 @@ class CacheEntry(_Model):
     message: str = Field(examples=["Healthy: 1234 entries cached"])
 
 
+class LastRun(_Model):
+    run_id: str
+    status: str
+    trigger: str | None = None
+    mode: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    counts: Counts
+    error: str | None = None
+
+
+class TypeStatus(_Model):
+    sync_type: SyncTypeName
+    cursor: str | None = Field(description="Katana updated_at watermark incremental runs read from")
+    current: str | None = Field(description="the run queued or running now (job id)")
+    last_run: LastRun | None
+    last_finished_run: LastRun | None
+    schedule: str | None = Field(description="SYNC_SCHEDULE_<TYPE> (cron, UTC); null = no schedule")
+    next_run: str | None
+    pending_events: int = Field(description="records webhooks named that no run has synced yet")
+    oldest_pending_seconds: float | None
+    drain_queued: str | None = Field(description="the queued webhook drain (job id)")
+    retry_set: int = Field(description="failed items every later run fetches again")
+    paused: bool
+
+
+class SyncStatus(_Model):
+    at: str
+    webhooks: bool = Field(description="KATANA_WEBHOOK_TOKEN is set")
+    types: list[TypeStatus]
+
+
 class CacheStatus(_Model):
     stock_cards: CacheEntry
     customers: CacheEntry
