@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import infra
+from bench import continuous, infra
 from bench.history import history_cost
 from bench.ideal import katana_page_s, luca_log, luca_times, set_katana_latency
 from bench.oldway import card_payloads, create_throughput, old_way
@@ -257,6 +257,9 @@ def recovery(ctx: Ctx) -> None:
 
 
 SCENARIOS: dict[str, Callable[[Ctx], None]] = {
+    "incremental": continuous.incremental,
+    "webhooks": continuous.webhooks,
+    "downtime": continuous.downtime,
     "simulator": simulator,
     "cold": cold,
     "oldway": oldway,
@@ -267,4 +270,5 @@ SCENARIOS: dict[str, Callable[[Ctx], None]] = {
     "recovery": recovery,
 }
 BIG = ("overhead", "resync", "memory")
-ORDER = ("simulator", "cold", "oldway", *BIG, "invoices", "scaling", "pool", "history", "recovery")
+ORDER = ("simulator", "cold", "oldway", *BIG, "invoices", "scaling", "pool", "history", "recovery", "incremental",
+         "webhooks", "downtime")  # fmt: skip
