@@ -143,6 +143,7 @@ def _run_sync(
         history.close()
         raise
     ctx.scope = scope
+    succeeded = False
     params = {
         "limit": limit,
         "dryRun": dry_run,
@@ -190,6 +191,7 @@ def _run_sync(
             **prepared.extra,
         }
         history.finish_run(run_id, "finished", counts, summary=summary, cursor_after=cursor_after)
+        succeeded = True
         control.set_phase("done")
         metrics.record_run(conn, settings.key_prefix, sync_type, "finished", counts)
         pause.record_success(conn, settings.key_prefix, sync_type)
@@ -229,7 +231,10 @@ def _run_sync(
         ctx.luca.close()
         _retention(history, settings)
         history.close()
-        _drain_leftovers(conn, settings, sync_type, dry_run)
+        if succeeded:
+            # Not after a failure: RQ retries the job itself, and a drain queued at once would only
+            # fail the same way (a loop of failing drains while Luca is down).
+            _drain_leftovers(conn, settings, sync_type, dry_run)
 
 
 DRAIN_LOCK_PREFIX = "drain-"
