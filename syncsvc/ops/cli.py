@@ -144,21 +144,27 @@ def _continuous_status(client: ApiClient, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
         return
-    table = Table(title="Continuous sync" + ("" if body.get("webhooks") else " (webhooks off)"))
-    for column in ("type", "cursor", "last run", "next run", "webhook", "retry"):
-        table.add_column(column, overflow="fold")
+    columns = [
+        Column("type", 0, keep_whole=True), Column("cursor", 3), Column("last run", 1), Column("next run", 4),
+        Column("pending", 2, numeric=True), Column("retry", 2, numeric=True),
+    ]  # fmt: skip
+    rows = []
     for t in body["types"]:
         last = t.get("lastRun") or {}
         outcome = "-"
         if last:
-            counts = last.get("counts") or {}
-            outcome = f"{last.get('status')} {last.get('mode') or ''} {counts.get('failed', 0)} failed".strip()
-        next_run = (t.get("nextRun") or "off")[:16].replace("T", " ")
-        paused = " (paused)" if t.get("paused") else ""
-        pending = str(t.get("pendingEvents", 0))
-        table.add_row(t["syncType"] + paused, (t.get("cursor") or "-")[:19].replace("T", " "), outcome, next_run,
-                      pending, str(t.get("retrySet", 0)))  # fmt: skip
-    console.print(table)
+            failed = (last.get("counts") or {}).get("failed", 0)
+            outcome = f"{last.get('status')} {last.get('mode') or ''}, {failed} failed"
+        rows.append([
+            t["syncType"] + (" (paused)" if t.get("paused") else ""),
+            (t.get("cursor") or "-")[:19].replace("T", " "),
+            outcome,
+            (t.get("nextRun") or "off")[:16].replace("T", " "),
+            str(t.get("pendingEvents", 0)),
+            str(t.get("retrySet", 0)),
+        ])  # fmt: skip
+    title = "Continuous sync" + ("" if body.get("webhooks") else " (webhooks off)")
+    console.print(fit_table(title, columns, rows, console.width))
 
 
 @main.command()
