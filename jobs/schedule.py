@@ -24,6 +24,7 @@ from croniter import croniter
 
 from jobs.enqueue import AlreadyQueued, start_sync
 from syncsvc.domain.model import RunRequest
+from syncsvc.keys import Keys
 from syncsvc.settings import Settings
 from syncsvc.store.history import open_history
 
@@ -52,7 +53,7 @@ def tick_of(expression: str, enqueued_at: datetime) -> datetime:
 
 
 def paused_key(settings: Settings, sync_type: str) -> str:
-    return settings.redis_key("paused", sync_type)
+    return Keys(settings.key_prefix).paused(sync_type)
 
 
 def is_paused(conn: redis.Redis, settings: Settings, sync_type: str) -> bool:
@@ -62,7 +63,7 @@ def is_paused(conn: redis.Redis, settings: Settings, sync_type: str) -> bool:
 def fire(conn: redis.Redis, settings: Settings, sync_type: str, tick: datetime) -> dict[str, Any]:
     """One cron tick of ``sync_type``; returns what happened (the tick job's result)."""
     stamp = tick.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    if not conn.set(settings.redis_key("cron", "tick", sync_type, stamp), "1", nx=True, ex=TICK_KEEP_S):
+    if not conn.set(Keys(settings.key_prefix).cron_tick(sync_type, stamp), "1", nx=True, ex=TICK_KEEP_S):
         return {"syncType": sync_type, "tick": stamp, "outcome": "duplicate", "reason": "this tick already ran"}
     if is_paused(conn, settings, sync_type):
         log.info("%s schedule tick %s: paused, nothing started", sync_type, stamp, extra={"sync_type": sync_type})

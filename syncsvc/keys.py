@@ -136,3 +136,17 @@ class Keys:
     def drain_queued(self, sync_type: str) -> str:
         """String: the id of this type's queued (not yet started) webhook drain job."""
         return self._key("drain", sync_type, "queued")
+
+    # -- schedules (jobs/schedule.py, ops/scheduler.py) ---------------------------------------------
+
+    def cron_leader(self) -> str:
+        """String: the scheduler process that leads (enqueues the cron ticks), 30 s lease."""
+        return self._key("cron", "leader")
+
+    def cron_tick(self, sync_type: str, tick: str) -> str:
+        """String: this tick of this type's schedule already ran (kept 2 days)."""
+        return self._key("cron", "tick", sync_type, tick)
+
+    def paused(self, sync_type: str) -> str:
+        """String (any value): the type is paused; scheduled runs start nothing."""
+        return self._key("paused", sync_type)

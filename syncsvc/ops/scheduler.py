@@ -21,6 +21,7 @@ from rq.cron import CronScheduler
 
 from jobs import tasks
 from jobs.enqueue import QUEUE_NAME
+from syncsvc.keys import Keys
 from syncsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class LeaderCron:
         self.conn = conn
         self.settings = settings
         self.name = name or f"syncsvc-cron-{uuid.uuid4().hex[:8]}"
-        self.key = settings.redis_key("cron", "leader")
+        self.key = Keys(settings.key_prefix).cron_leader()
         self.cron = CronScheduler(conn, name=self.name)
         self.leading = False
         for sync_type, expression in settings.schedules.items():
