@@ -14,6 +14,6 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "jobs.recovery": ("start_watchdog",),
     "jobs.reconcile": ("RECONCILE_FUNCTION", "NothingToFix", "queue_fix", "recent", "start_reconcile"),
     "jobs.retry": ("NoSuchRun", "NothingToRetry", "resolve_item", "retry_failed"),
-    "jobs.schedule": ("fire", "is_paused", "next_run", "paused_key", "tick_of"),
+    "jobs.schedule": ("fire", "is_paused", "next_run", "tick_of"),
     "jobs.tasks": ("run_sync_job", "scheduled_sync"),
 }  # fmt: skip

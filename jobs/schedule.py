@@ -6,7 +6,7 @@ on each type's cron expression (``SYNC_SCHEDULE_<TYPE>``, UTC). The tick job its
 1. makes sure the tick runs once, however many schedulers enqueued it (``SET NX`` on the tick:
    rq's cron has no leader election; our scheduler elects one, and this covers two leaders
    during a partition or somebody also running ``rq cron``);
-2. honours a paused type (``{prefix}:paused:<TYPE>``, set by the auto-pause): nothing starts;
+2. honours a paused type (the auto-pause, ``syncsvc.store.pause``): nothing starts;
 3. starts the run through :func:`jobs.enqueue.start_sync` like the API does (mode left to
    decide: incremental once a cursor exists), or, when a run of the type is already queued or
    running, records the tick as a ``skipped`` run in the history instead of queueing behind it.
@@ -26,6 +26,7 @@ from jobs.enqueue import AlreadyQueued, start_sync
 from syncsvc.domain.model import RunRequest
 from syncsvc.keys import Keys
 from syncsvc.settings import Settings
+from syncsvc.store import pause
 from syncsvc.store.history import open_history
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,9 @@ def tick_of(expression: str, enqueued_at: datetime) -> datetime:
     return prev if prev.tzinfo else prev.replace(tzinfo=UTC)
 
 
-def paused_key(settings: Settings, sync_type: str) -> str:
-    return Keys(settings.key_prefix).paused(sync_type)
-
-
 def is_paused(conn: redis.Redis, settings: Settings, sync_type: str) -> bool:
-    return bool(conn.exists(paused_key(settings, sync_type)))
+    """The auto-pause (store/pause.py) holds this type's scheduled runs."""
+    return pause.paused(conn, settings.key_prefix, sync_type) is not None
 
 
 def fire(conn: redis.Redis, settings: Settings, sync_type: str, tick: datetime) -> dict[str, Any]:

@@ -146,7 +146,3 @@ class Keys:
     def cron_tick(self, sync_type: str, tick: str) -> str:
         """String: this tick of this type's schedule already ran (kept 2 days)."""
         return self._key("cron", "tick", sync_type, tick)
-
-    def paused(self, sync_type: str) -> str:
-        """String (any value): the type is paused; scheduled runs start nothing."""
-        return self._key("paused", sync_type)

@@ -10,13 +10,14 @@ import redis
 from rq import SimpleWorker
 
 from jobs.enqueue import claim_key, start_sync, sync_queue
-from jobs.schedule import fire, next_run, paused_key, tick_of
+from jobs.schedule import fire, next_run, tick_of
 from syncsvc.domain.errors import ConfigError
 from syncsvc.domain.model import RunRequest
 from syncsvc.ops.scheduler import LeaderCron
 from syncsvc.settings import Settings, from_env
 from syncsvc.store.cursors import Cursors
 from syncsvc.store.history import open_history
+from syncsvc.store.pause import paused_key
 from syncsvc.store.pending import PendingEvents
 from syncsvc.store.retryset import Failure, RetrySet
 from syncsvc.store.serializer import PlainPickleSerializer
@@ -63,7 +64,7 @@ def test_a_tick_starts_once_and_a_busy_type_is_recorded_skipped(settings: Settin
 
 
 def test_a_paused_type_starts_nothing(settings: Settings, redis_conn: redis.Redis) -> None:
-    redis_conn.set(paused_key(settings, "INVOICE"), "auto-paused: 5 failed runs")
+    redis_conn.hset(paused_key(settings.key_prefix), "INVOICE", '{"reason": "5 failed runs", "failures": 5}')
     assert fire(redis_conn, settings, "INVOICE", TICK)["outcome"] == "paused"
     assert sync_queue(redis_conn).count == 0
 
