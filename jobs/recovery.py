@@ -23,6 +23,7 @@ nobody asks.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import UTC, datetime
 
@@ -89,7 +90,7 @@ def recover(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None
     if job.retries_left:
         job.retries_left -= 1
         queue.enqueue_job(job, at_front=True)  # saves the job (retries_left included)
-        outcome = "requeued"
+        outcome = "handed back to the queue"
     else:
         with conn.pipeline() as pipe:
             job.set_status(JobStatus.FAILED, pipeline=pipe)
@@ -137,20 +138,26 @@ def recover_all(conn: redis.Redis, settings: Settings) -> list[str]:
 def start_watchdog(redis_url: str, settings: Settings, every_s: float = WATCH_EVERY_S) -> threading.Thread:
     """Check for dead runs every ``every_s`` from a daemon thread of this (worker) process.
 
-    It has its own Redis client: the work horses RQ forks from this process share nothing with
-    it, so a fork while it holds a connection cannot leave a horse with a locked pool.
+    RQ forks a work horse from this process for every job, and a fork copies whatever locks a
+    thread holds at that moment (the import lock of a module being imported, a connection pool's
+    lock) into a child where no thread will ever release them: the horse would hang on its first
+    import of that module. So the thread uses its own Redis client, and a fork waits for the
+    check in progress (``os.register_at_fork``): the watchdog never runs across a fork.
     """
     conn = redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
     stop = threading.Event()
+    busy = threading.Lock()
+    os.register_at_fork(before=busy.acquire, after_in_parent=busy.release, after_in_child=busy.release)
 
     def watch() -> None:
         while not stop.wait(every_s):
-            try:
-                recover_all(conn, settings)
-            except redis.RedisError as exc:  # Redis down: the worker itself reports that
-                log.debug("dead-run check skipped: %s", exc)
-            except Exception:  # never let the check kill the thread
-                log.exception("dead-run check failed")
+            with busy:
+                try:
+                    recover_all(conn, settings)
+                except redis.RedisError as exc:  # Redis down: the worker itself reports that
+                    log.debug("dead-run check skipped: %s", exc)
+                except Exception:  # never let the check kill the thread
+                    log.exception("dead-run check failed")
 
     thread = threading.Thread(target=watch, name="syncsvc-dead-run-watchdog", daemon=True)
     thread.start()
