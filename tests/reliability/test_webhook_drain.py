@@ -85,8 +85,8 @@ def test_sigkill_during_a_drain_loses_no_event(
     sb.admin("luca", "POST", "faults", {"latency_ms": 10, "faults": {}})
     svc.add_worker()
     missing = wait_synced(sb, victims, timeout=400)
-    figures.add("webhook drain SIGKILLed", f"{len(victims) - missing}/{len(victims)} reached Luca",
-                f"{time.monotonic() - killed:.0f} s after the kill")  # fmt: skip
+    figures.record("webhook drain SIGKILLed", items=len(victims), kills=1, lost=missing,
+                   seconds=round(time.monotonic() - killed))  # fmt: skip
     assert missing == 0
     deadline = time.monotonic() + 60
     while pending.size() and time.monotonic() < deadline:
@@ -113,6 +113,6 @@ def test_redis_restart_keeps_pending_events(
     restarted = time.monotonic()
     svc.add_worker()
     missing = wait_synced(sb, victims, timeout=300)
-    figures.add("Redis restart with pending webhook events", f"{len(victims) - missing}/{len(victims)} reached Luca",
-                f"{time.monotonic() - restarted:.0f} s after the restart")  # fmt: skip
+    figures.record("Redis restart, pending webhook events", items=len(victims), lost=missing,
+                   seconds=round(time.monotonic() - restarted))  # fmt: skip
     assert missing == 0
