@@ -125,24 +125,30 @@ def start_sync(
         recover(conn, settings, request.sync_type)
         raise AlreadyQueued(request.sync_type, as_str(holder))
     try:
-        # Record QUEUED before the job can be picked up, so the log is in order.
-        log_state(conn, settings, job_id, "QUEUED")
-        sync_queue(conn).enqueue(
-            job_function,
-            request.to_job(),
-            job_id=job_id,
-            job_timeout=settings.job_timeout_s,
-            result_ttl=RESULT_TTL_S,
-            failure_ttl=FAILURE_TTL_S,
-            retry=RETRY,
-            description=request.description,
-        )
+        _enqueue(conn, settings, job_function, request, job_id, RESULT_TTL_S)
     except BaseException:
         conn.eval(_RELEASE, 1, key, job_id)
         conn.delete(state_log_key(settings, job_id))
         raise
     conn.eval(_CONFIRM, 1, key, job_id)
     return job_id
+
+
+def _enqueue(
+    conn: redis.Redis, settings: Settings, job_function: str, request: RunRequest, job_id: str, result_ttl: int
+) -> None:
+    """Log QUEUED, then enqueue: the log is written before any worker can pick the job up."""
+    log_state(conn, settings, job_id, "QUEUED")
+    sync_queue(conn).enqueue(
+        job_function,
+        request.to_job(),
+        job_id=job_id,
+        job_timeout=settings.job_timeout_s,
+        result_ttl=result_ttl,
+        failure_ttl=FAILURE_TTL_S,
+        retry=RETRY,
+        description=request.description,
+    )
 
 
 DRAIN_RESULT_TTL_S = 3600
@@ -160,17 +166,7 @@ def start_drain(conn: redis.Redis, settings: Settings, sync_type: str, job_funct
         return None
     request = RunRequest(sync_type, trigger="webhook", mode="drain")
     try:
-        log_state(conn, settings, job_id, "QUEUED")
-        sync_queue(conn).enqueue(
-            job_function,
-            request.to_job(),
-            job_id=job_id,
-            job_timeout=settings.job_timeout_s,
-            result_ttl=DRAIN_RESULT_TTL_S,
-            failure_ttl=FAILURE_TTL_S,
-            retry=RETRY,
-            description=request.description,
-        )
+        _enqueue(conn, settings, job_function, request, job_id, DRAIN_RESULT_TTL_S)
     except BaseException:
         pending.release_drain(job_id)
         conn.delete(state_log_key(settings, job_id))

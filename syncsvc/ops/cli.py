@@ -255,7 +255,7 @@ def webhooks_delete(hook_id: int) -> None:
 @main.command()
 def types() -> None:
     """Per sync type: paused (after SYNC_PAUSE_AFTER systemic failures in a row) and why, last success."""
-    states = api(load_settings()).type_states()["types"]
+    states = {t["syncType"]: t for t in api(load_settings()).type_states()["types"]}
     columns = [Column("type", 0, keep_whole=True), Column("state", 1, keep_whole=True),
                Column("failures", 3, numeric=True), Column("last success", 4), Column("reason", 2)]  # fmt: skip
     rows = [

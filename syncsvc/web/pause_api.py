@@ -1,5 +1,6 @@
-"""Paused sync types: ``GET /api/sync/status`` (per type: paused, reason, consecutive systemic
-failures, last success) and ``POST /api/sync/resume {"syncType": ...}``."""
+"""Paused sync types: ``POST /api/sync/resume {"syncType": ...}``, and the per-type pause state
+(paused, reason, consecutive systemic failures, last success) that ``GET /api/sync/status``
+(:mod:`syncsvc.web.status`) reports beside the cursor and schedule."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from syncsvc import metrics
 from syncsvc.clients.alerts import send_alert
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
+from syncsvc.settings import Settings
 from syncsvc.store import pause
-from syncsvc.web.schemas import ResumeRequest, ResumeResponse, TypeStates
+from syncsvc.web.schemas import ResumeRequest, ResumeResponse
 from syncsvc.web.service import Service
 from syncsvc.web.spec import AUTH, REDIS, documented
 
@@ -31,12 +34,14 @@ def _iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def type_states(svc: Service) -> dict[str, dict[str, Any]]:
-    prefix = svc.settings.key_prefix
-    held = pause.all_paused(svc.redis, prefix)
-    failures = pause.consecutive_failures(svc.redis, prefix)
+def type_states(conn: redis.Redis, settings: Settings) -> dict[str, dict[str, Any]]:
+    """Per type: paused and why, systemic failures in a row, last success (merged into
+    ``GET /api/sync/status`` by :mod:`syncsvc.web.status`)."""
+    prefix = settings.key_prefix
+    held = pause.all_paused(conn, prefix)
+    failures = pause.consecutive_failures(conn, prefix)
     last = {k.decode() if isinstance(k, bytes) else k: float(v)
-            for k, v in svc.redis.hgetall(metrics.last_success_key(prefix)).items()}  # fmt: skip
+            for k, v in conn.hgetall(metrics.last_success_key(prefix)).items()}  # fmt: skip
     out = {}
     for sync_type in SYNC_TYPE_NAMES:
         record = held.get(sync_type)
@@ -45,19 +50,10 @@ def type_states(svc: Service) -> dict[str, dict[str, Any]]:
             "pausedReason": record["reason"] if record else None,
             "pausedSince": _iso(record["since"]) if record else None,
             "consecutiveFailures": failures.get(sync_type, 0),
-            "pauseAfter": svc.settings.pause_after_failures,
+            "pauseAfter": settings.pause_after_failures,
             "lastSuccessAt": _iso(last.get(sync_type)),
         }
     return out
-
-
-@bp.get("/sync/status")
-@documented(
-    "Per sync type: paused (after SYNC_PAUSE_AFTER systemic failures in a row) and why, last success",
-    {200: (TypeStates, "Each type's state"), **AUTH, **REDIS},
-)
-def status() -> tuple[Response, int]:
-    return jsonify({"types": type_states(_svc())}), 200
 
 
 @bp.post("/sync/resume")

@@ -381,7 +381,12 @@ class TypeStatus(_Model):
     oldest_pending_seconds: float | None
     drain_queued: str | None = Field(description="the queued webhook drain (job id)")
     retry_set: int = Field(description="failed items every later run fetches again")
-    paused: bool
+    paused: bool = Field(description="after SYNC_PAUSE_AFTER systemic failures in a row; scheduled runs skip it")
+    paused_reason: str | None
+    paused_since: str | None
+    consecutive_failures: int
+    pause_after: int
+    last_success_at: str | None
 
 
 class SyncStatus(_Model):
@@ -449,19 +454,6 @@ class ResolveResponse(_Model):
 
 
 # -- paused types (web/pause_api.py) ---------------------------------------------------------------
-
-
-class TypeState(_Model):
-    paused: bool
-    paused_reason: str | None
-    paused_since: str | None
-    consecutive_failures: int
-    pause_after: int
-    last_success_at: str | None
-
-
-class TypeStates(_Model):
-    types: dict[str, TypeState]
 
 
 class ResumeRequest(_Model):

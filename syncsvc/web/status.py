@@ -23,6 +23,7 @@ from syncsvc.store.cursors import Cursors
 from syncsvc.store.history import History
 from syncsvc.store.pending import PendingEvents
 from syncsvc.store.retryset import RetrySet
+from syncsvc.web.pause_api import type_states
 
 
 def _last_run(run: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -66,8 +67,9 @@ def type_status(conn: redis.Redis, settings: Settings, history: History, sync_ty
 
 
 def sync_status(conn: redis.Redis, settings: Settings, history: History) -> dict[str, Any]:
+    pauses = type_states(conn, settings)
     return {
         "at": iso_utc(datetime.now(UTC)),
         "webhooks": bool(settings.katana_webhook_tokens),
-        "types": [type_status(conn, settings, history, t) for t in SYNC_TYPE_NAMES],
+        "types": [type_status(conn, settings, history, t) | pauses[t] for t in SYNC_TYPE_NAMES],
     }

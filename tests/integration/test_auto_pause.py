@@ -52,6 +52,10 @@ def _run(settings: Settings, conn: redis.Redis, trigger: str = "api") -> dict[st
     return run_sync(request, settings=settings, conn=conn, run_id=uuid.uuid4().hex)
 
 
+def _customer(status: dict[str, Any]) -> dict[str, Any]:
+    return next(t for t in status["types"] if t["syncType"] == "CUSTOMER")
+
+
 def test_three_refused_runs_pause_scheduled_runs_until_resumed(
     redis_url: str, redis_conn: redis.Redis, tmp_path: Path, sandbox: Sandbox
 ) -> None:
@@ -64,7 +68,7 @@ def test_three_refused_runs_pause_scheduled_runs_until_resumed(
         for attempt in range(3):
             with pytest.raises(AccessRefused):
                 _run(settings, redis_conn)
-            state = client.get("/api/sync/status", headers=AUTH).json["types"]["CUSTOMER"]
+            state = _customer(client.get("/api/sync/status", headers=AUTH).json)
             assert state["consecutiveFailures"] == attempt + 1
             assert state["paused"] is (attempt == 2)
         assert state["pausedReason"].startswith("AccessRefused: Katana refused") and state["pausedSince"]
@@ -87,12 +91,12 @@ def test_three_refused_runs_pause_scheduled_runs_until_resumed(
         assert bad.status_code == 400 and "syncType must be one of" in bad.json["error"]
         resumed = client.post("/api/sync/resume", json={"syncType": "CUSTOMER"}, headers=AUTH)
         assert resumed.status_code == 200 and resumed.json["wasPaused"] is True
-        state = client.get("/api/sync/status", headers=AUTH).json["types"]["CUSTOMER"]
+        state = _customer(client.get("/api/sync/status", headers=AUTH).json)
         assert state["paused"] is False and state["consecutiveFailures"] == 0
         assert [a["event"] for a in alerts] == ["paused", "resumed"]
 
         # Fixed key: a finished run keeps the count at zero and records the last success.
         good = settings.with_overrides(katana_api_key="demo-katana-key")
         assert _run(good, redis_conn, trigger="schedule")["total"] == 3
-        state = client.get("/api/sync/status", headers=AUTH).json["types"]["CUSTOMER"]
+        state = _customer(client.get("/api/sync/status", headers=AUTH).json)
         assert state["lastSuccessAt"] and state["consecutiveFailures"] == 0
