@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _TEST_REDIS is not None:
-        _TEST_REDIS.release()  # type: ignore[operator]
+        _TEST_REDIS.release()
     if _TEST_PG is not None:
         _TEST_PG.release()
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -51,7 +52,7 @@ def wipe(conn: redis.Redis) -> None:
 @dataclass
 class TestRedis:
     url: str
-    release: object  # Callable[[], None]; typed loosely to keep this module dependency-free
+    release: Callable[[], None]
 
 
 def _claim(base: str) -> TestRedis | None:
