@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 
@@ -27,14 +27,13 @@ from syncsvc.store.retryset import Failure, RetrySet
 log = logging.getLogger(__name__)
 
 
-def cursor_of(conn: redis.Redis, settings: Settings, sync_type: str, history: History | None = None) -> str | None:
+def seeded_cursor(cursors: Cursors, sync_type: str, history: History | None = None) -> datetime | None:
     """The type's cursor, re-seeded from the history when Redis lost it."""
-    cursors = Cursors(conn, settings.key_prefix)
     cursor = cursors.get(sync_type)
     if cursor is None and history is not None:
         cursors.seed(sync_type, parse(history.last_cursor(sync_type)))
-        cursor = cursors.get(sync_type)
-    return iso_or_none(cursor)
+        cursor = cursors.get(sync_type)  # read back: another run may have seeded it first
+    return cursor
 
 
 def resolve_mode(requested: str | None, has_cursor: bool) -> str:
@@ -59,8 +58,7 @@ def open_scope(
 ) -> tuple[Scope, list[Item]]:
     """What this run reads, plus failed items for keys that name no Katana record."""
     cursors = Cursors(conn, settings.key_prefix)
-    cursor_of(conn, settings, sync_type, history)
-    cursor = cursors.get(sync_type)
+    cursor = seeded_cursor(cursors, sync_type, history)
     keeps = not dry_run and limit is None
     retry = RetrySet(conn, settings.key_prefix, sync_type)
     unknown: list[Item] = []
