@@ -30,10 +30,10 @@ from syncsvc.store.cursors import Cursors
 from syncsvc.store.pending import PendingEvents
 from syncsvc.store.serializer import PlainPickleSerializer
 
-QUEUE_NAME = "sync"
-# The documented worker command. A plain `rq worker sync` also runs our jobs (same serializer);
-# the -c module adds the job guard, the Redis auth check and preloading.
-WORKER_COMMAND = "rq worker sync -c syncsvc.ops.rq_settings --with-scheduler"
+# The documented worker command: the -c module names the queue (QUEUES = the instance's,
+# ``Settings.queue_name``) and adds the job guard, the Redis auth check and preloading. A plain
+# `rq worker <queue>` also runs our jobs (same serializer) when given the deployment's queue.
+WORKER_COMMAND = "rq worker -c syncsvc.ops.rq_settings --with-scheduler"
 JOB_FUNCTION = "jobs.tasks.run_sync_job"
 """The one RQ entry point, for every sync type (the type travels in the request)."""
 
@@ -86,9 +86,16 @@ def state_log_key(settings: Settings, job_id: str) -> str:
     return Keys(settings.key_prefix).job_states(job_id)
 
 
-def sync_queue(conn: redis.Redis) -> Queue:
-    # RQ's default serializer (what every RQ tool uses), read back as plain values only.
-    return Queue(QUEUE_NAME, connection=conn, serializer=PlainPickleSerializer)
+def sync_queue(conn: redis.Redis, settings: Settings) -> Queue:
+    """This deployment's queue (named by ``SYNC_INSTANCE``). RQ's default serializer (what every
+    RQ tool uses), read back as plain values only."""
+    return Queue(settings.queue_name, connection=conn, serializer=PlainPickleSerializer)
+
+
+def new_job_id(settings: Settings) -> str:
+    """A fresh job id that names its deployment: RQ keeps every job at ``rq:job:<id>``, one
+    namespace for every deployment on the Redis, and the id shows whose job it is."""
+    return f"{settings.instance}-{uuid.uuid4().hex}"
 
 
 def resolve_mode(conn: redis.Redis, settings: Settings, request: RunRequest) -> RunRequest:
@@ -114,7 +121,7 @@ def start_sync(
         redis.RedisError: Redis is unreachable (the caller answers 503).
     """
     request = resolve_mode(conn, settings, request)
-    job_id = uuid.uuid4().hex
+    job_id = new_job_id(settings)
     key = claim_key(settings, request.sync_type)
     holder = conn.eval(_CLAIM, 1, key, job_id, "rq:job:", str(CLAIM_GRACE_MS))
     if holder is not None:
@@ -139,7 +146,7 @@ def _enqueue(
 ) -> None:
     """Log QUEUED, then enqueue: the log is written before any worker can pick the job up."""
     log_state(conn, settings, job_id, "QUEUED")
-    sync_queue(conn).enqueue(
+    sync_queue(conn, settings).enqueue(
         job_function,
         request.to_job(),
         job_id=job_id,
@@ -161,7 +168,7 @@ def start_drain(conn: redis.Redis, settings: Settings, sync_type: str, job_funct
     start claim: they never answer 409 to a webhook and never stop an operator's run; the run
     lock keeps them from running beside another run of their type."""
     pending = PendingEvents(conn, settings.key_prefix, sync_type)
-    job_id = uuid.uuid4().hex
+    job_id = new_job_id(settings)
     if not pending.claim_drain(job_id):
         return None
     request = RunRequest(sync_type, trigger="webhook", mode="drain")

@@ -22,14 +22,13 @@ invoices are never rewritten, so for CUSTOMER and INVOICE only missing records a
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
 
 from jobs.control import RunControl
-from jobs.enqueue import FAILURE_TTL_S, JOB_FUNCTION, start_sync, sync_queue
+from jobs.enqueue import FAILURE_TTL_S, JOB_FUNCTION, new_job_id, start_sync, sync_queue
 from jobs.run import build_context, prepare_of
 from syncsvc.domain.drift import drift
 from syncsvc.domain.model import RunRequest, utcnow
@@ -56,8 +55,8 @@ def recent_key(settings: Settings) -> str:
 def start_reconcile(conn: redis.Redis, settings: Settings, sync_type: str) -> str:
     """Queue a reconciliation job; returns its id (also the report's id)."""
     RunRequest(sync_type)  # validates the type
-    job_id = uuid.uuid4().hex
-    sync_queue(conn).enqueue(
+    job_id = new_job_id(settings)
+    sync_queue(conn, settings).enqueue(
         RECONCILE_FUNCTION,
         {"syncType": sync_type},
         job_id=job_id,

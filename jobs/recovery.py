@@ -82,7 +82,7 @@ def recover(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None
     # Exactly one recoverer per dead execution (API processes and every worker's watchdog race).
     if not conn.set(Keys(settings.key_prefix).recovering(job.id, started), "1", nx=True, ex=LOCK_TTL_S * 5):
         return None
-    queue = sync_queue(conn)
+    queue = sync_queue(conn, settings)
     wip = queue.started_job_registry
     for job_id, execution_id in wip.get_job_and_execution_ids(cleanup=False):
         if job_id == job.id:

@@ -1,5 +1,5 @@
-"""The RQ entry point, enqueued on queue ``sync`` by :func:`jobs.enqueue.start_sync` and executed
-by ``rq worker sync``.
+"""The RQ entry point, enqueued on the deployment's queue (``SYNC_INSTANCE``, default ``sync``) by
+:func:`jobs.enqueue.start_sync` and executed by ``rq worker -c syncsvc.ops.rq_settings``.
 
 There is one job function for every sync type: its only argument is a
 :meth:`RunRequest.to_job() <syncsvc.domain.model.RunRequest.to_job>` dict of JSON values, stored
@@ -7,6 +7,10 @@ with RQ's default serializer and read back as plain values only (never a
 secret: the worker reads credentials from its own environment), validated again here because
 anything that reaches Redis can enqueue. The run id is the RQ job id, so RQ's retry of an
 abandoned job re-uses its history row and items instead of duplicating them.
+
+Every job first checks that it was queued on this worker's deployment (:func:`own_job`): a plain
+``rq worker sync`` started with another deployment's environment must not run it against that
+deployment's Katana, Luca and keys.
 
 Job-level retries (RQ's ``Retry`` on the job) are only for transient systemic failures
 (:func:`syncsvc.domain.errors.retry_run`): a refused login, a configuration error or a bug ends
@@ -62,8 +66,22 @@ def bind_to_worker(job: Job) -> None:
         die_with_parent(signal.SIGKILL, expected_parent=worker_pid)
 
 
+def own_job(job: Job | None, settings: Settings) -> None:
+    """Refuse a job queued by another deployment (its queue is not ours).
+
+    Raises:
+        ConfigError: naming both queues (the job fails with no retry: a retry cannot fix it).
+    """
+    if job is not None and job.origin != settings.queue_name:
+        raise ConfigError(
+            f"job {job.id} was queued on {job.origin!r} but this worker's deployment is {settings.queue_name!r} "
+            "(SYNC_INSTANCE): start that deployment's workers with its own environment"
+        )
+
+
 def _run(req: RunRequest, job: Job | None) -> dict[str, Any]:
     settings = from_env()
+    own_job(job, settings)
     # A worker started without our settings module (plain `rq worker sync`) has no root handler.
     configure()
     install_mask(secrets_of(settings))
@@ -106,6 +124,7 @@ def run_reconcile_job(request: dict[str, Any]) -> dict[str, Any]:
     RunRequest(sync_type=sync_type)  # type: ignore[arg-type]  # validates: anything can enqueue
     assert isinstance(sync_type, str)
     settings = from_env()
+    own_job(job, settings)
     configure()
     install_mask(secrets_of(settings))
     if job is None:
@@ -128,6 +147,7 @@ def scheduled_sync(sync_type: str) -> dict[str, Any]:
     if sync_type not in SYNC_TYPE_NAMES:
         raise ConfigError(f"unknown sync type {sync_type!r} in a schedule; known: {', '.join(SYNC_TYPE_NAMES)}")
     job = get_current_job()
+    own_job(job, settings)
     enqueued = (job.enqueued_at if job is not None else None) or datetime.now(UTC)
     expression = settings.schedules.get(sync_type, "")
     tick = tick_of(expression, enqueued) if expression else enqueued.replace(second=0, microsecond=0)

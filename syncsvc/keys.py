@@ -1,8 +1,9 @@
 """Every Redis key the service writes, declared once (as rq's registries declare theirs).
 
-All keys start with the configured prefix (``SYNC_KEY_PREFIX``, default ``syncsvc``) so several
-tenants can share one Redis; RQ's own keys (``rq:*``) are RQ's. Modules build keys only through
-:class:`Keys`; the README's "Redis key layout" section lists them for operators.
+All keys start with the deployment's name (``SYNC_INSTANCE``, default ``sync``), which also names
+its RQ queue, so several deployments can share one Redis; RQ's own keys (``rq:*``) are RQ's.
+Modules build keys only through :class:`Keys`; the README's "Redis key layout" section lists them
+for operators.
 
 This is a top-level module, not ``store/``: the clients hold Redis state too (the shared Luca
 session, the Katana request budget), and clients and store don't import each other.

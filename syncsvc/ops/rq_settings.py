@@ -1,11 +1,14 @@
 """Settings module for the RQ worker CLI::
 
-    rq worker sync -c syncsvc.ops.rq_settings --with-scheduler
+    rq worker -c syncsvc.ops.rq_settings --with-scheduler
 
 rq 2.12 reads ``REDIS_URL``, ``QUEUES``, ``NAME`` and ``DICT_CONFIG`` from this module (and no job
 class, worker class or serializer). What importing it does:
 
 * validates our settings (a bad value stops the worker with one line);
+* names the queue: ``QUEUES`` is this deployment's (``SYNC_INSTANCE``, default ``sync``), and a
+  worker told to listen on another queue (``rq worker other -c ...``) refuses to start: it would
+  run another deployment's jobs with this one's settings;
 * sets ``REDIS_URL`` by the same resolution as the web app (``REDIS_URL``, then 127.0.0.1:6379,
   then the embedded server another syncsvc process started), and refuses a Redis beyond loopback
   that answers without a password (docs/security.md);
@@ -28,9 +31,9 @@ import signal
 from typing import Any
 
 from rq.scheduler import RQScheduler
+from rq.worker import BaseWorker
 
 from jobs import guard
-from jobs.enqueue import QUEUE_NAME
 from jobs.recovery import start_watchdog
 from syncsvc.domain.errors import ConfigError
 from syncsvc.logsetup import configure, install_mask
@@ -75,6 +78,27 @@ def scheduler_dies_with_worker() -> None:
     RQScheduler.work = work_and_die_with_worker  # type: ignore[method-assign]
 
 
+def only_own_queue(queue_name: str) -> None:
+    """Make a worker that listens on any queue but ``queue_name`` exit with one line before it
+    takes a job."""
+    work = BaseWorker.work
+    if getattr(work, "_syncsvc", False):
+        return
+
+    def work_own_queue(self: BaseWorker, *args: Any, **kwargs: Any) -> Any:
+        foreign = [name for name in self.queue_names() if name != queue_name]
+        if foreign:
+            raise SystemExit(
+                f"syncsvc worker: this deployment's queue is {queue_name!r} (SYNC_INSTANCE), not "
+                f"{', '.join(map(repr, foreign))}; run `rq worker -c syncsvc.ops.rq_settings` (the queue "
+                "follows SYNC_INSTANCE) or set SYNC_INSTANCE to the deployment whose jobs these are"
+            )
+        return work(self, *args, **kwargs)
+
+    work_own_queue._syncsvc = True  # type: ignore[attr-defined]
+    BaseWorker.work = work_own_queue  # type: ignore[method-assign]
+
+
 try:
     _settings = from_env()
     configure()
@@ -84,10 +108,11 @@ try:
 except ConfigError as _exc:
     raise SystemExit(f"syncsvc worker: {_exc}") from None
 
-QUEUES = [QUEUE_NAME]
+QUEUES = [_settings.queue_name]
 # psycopg and its pool cost ~170 ms to import: paid once here, not by every forked job.
 PRELOADED = preload(JOB_MODULES + (("syncsvc.store.history.postgres",) if _settings.history_url else ()))
 serializer.install()
 guard.install()
 scheduler_dies_with_worker()
+only_own_queue(_settings.queue_name)
 WATCHDOG = start_watchdog(REDIS_URL, _settings)

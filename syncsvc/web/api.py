@@ -101,7 +101,7 @@ def start() -> tuple[Response, int]:
 )
 def job_status(job_id: str) -> tuple[Response, int]:
     svc = service()
-    job = fetch_job(svc.redis, job_id) if _JOB_ID.match(job_id) else None
+    job = fetch_job(svc.redis, svc.settings, job_id) if _JOB_ID.match(job_id) else None
     if job is None:
         return fail(404, f"no job {job_id[:128]!r} (unknown, or expired: results are kept 1 day, failures 7)")
     return jsonify(describe_job(svc.redis, svc.settings, job)), 200

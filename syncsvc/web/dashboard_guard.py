@@ -7,6 +7,9 @@ on the dashboard's blueprint, before its own code, and answer in its JSON style;
 exceptions that only the data can cause (a job whose data is not plain values) are mapped to
 4xx answers as well. The dashboard itself is not modified.
 
+Only this deployment's queue and jobs are reachable: a queue name other than ours, or a job queued
+on another queue (another deployment on the same Redis), is answered 404 like an unknown one.
+
 Requeue also keeps "one run per sync type": a failed sync job is requeued only when it can take
 its type's claim (no other run of that type is queued or running), so the operator's reflex
 cannot put two runs of one type on the queue. "Requeue all" applies the same rule per job.
@@ -24,6 +27,7 @@ from rq.job import Job, JobStatus, requeue_job
 from rq.registry import FailedJobRegistry
 
 from jobs.enqueue import claim_for_requeue
+from syncsvc.keys import as_str
 from syncsvc.store.serializer import PlainPickleSerializer
 
 BLUEPRINT = "rq_dashboard"
@@ -65,6 +69,17 @@ def check_arguments(args: dict[str, Any]) -> Response | None:
     return None
 
 
+def not_ours(conn: redis.Redis, queue_name: str, args: dict[str, Any]) -> Response | None:
+    """404 for another deployment's queue or job, else None."""
+    if args.get("queue_name") is not None and args["queue_name"] != queue_name:
+        return _answer(404, "no such queue")
+    if "job_id" in args:
+        origin = conn.hget(f"rq:job:{args['job_id']}", "origin")
+        if origin is not None and as_str(origin) != queue_name:
+            return _answer(404, "no such job (unknown, or its result expired)")
+    return None
+
+
 def _sync_type(job: Job) -> str | None:
     request_arg = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
     value = request_arg.get("syncType")
@@ -98,6 +113,9 @@ def install(app: Flask) -> None:
         if refused is not None:
             return refused
         conn: redis.Redis = app.extensions["syncsvc"].redis
+        refused = not_ours(conn, app.extensions["syncsvc"].settings.queue_name, args)
+        if refused is not None:
+            return refused
         endpoint = (request.endpoint or "").rpartition(".")[2]
         if endpoint == "requeue_job_view":
             status, message = _requeue(conn, app, str(args["job_id"]))

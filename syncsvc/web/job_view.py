@@ -45,11 +45,14 @@ def request_of(job: Job) -> RunRequest | None:
         return None
 
 
-def fetch_job(conn: redis.Redis, job_id: str) -> Job | None:
+def fetch_job(conn: redis.Redis, settings: Settings, job_id: str) -> Job | None:
+    """This deployment's job ``job_id``, or None: RQ keeps every deployment's jobs at
+    ``rq:job:<id>``, so a job queued on another deployment's queue is not shown (nor acted on)."""
     try:
-        return Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
+        job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
     except NoSuchJobError:
         return None
+    return job if job.origin == settings.queue_name else None
 
 
 def last_line(text: str | None) -> str | None:

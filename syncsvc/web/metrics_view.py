@@ -86,7 +86,7 @@ class RedisCollector(Collector):
             yield family
 
     def _gauges(self, last_success: dict[str, float]) -> Iterator[Metric]:
-        queue = sync_queue(self.conn)
+        queue = sync_queue(self.conn, self.settings)
         depth = GaugeMetricFamily(
             f"{metrics.NAMESPACE}_queue_jobs", "Jobs on the sync queue by state", labels=["state"]
         )

@@ -33,7 +33,7 @@ def _fail(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 def report_of(reconcile_id: str) -> dict[str, Any] | None:
     """The reconciliation as the API shows it, or None when there is no such job."""
     svc = _svc()
-    job = fetch_job(svc.redis, reconcile_id) if JOB_ID.match(reconcile_id) else None
+    job = fetch_job(svc.redis, svc.settings, reconcile_id) if JOB_ID.match(reconcile_id) else None
     if job is None or job.func_name != RECONCILE_FUNCTION:
         return None
     described = describe_job(svc.redis, svc.settings, job)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from syncsvc.net import free_port, port_is_free
 
@@ -33,7 +34,14 @@ def test_readme_curl_lines_follow_the_exported_url() -> None:
     assert curls and all("$SYNC_API_URL" in line and ":8000" not in line for line in curls), curls
 
 
-def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
+def test_demo_once_runs_all_three_types_on_its_own_redis_and_cleans_up(redis_url: str, redis_conn: redis.Redis) -> None:
+    # Somebody's data on the Redis the environment names, under the names a demo uses (issue #10
+    # defect 6: a second demo deleted the first one's keys). The demo must neither touch nor use it.
+    planted = {"syncsvc-demo:claim:PRODUCT": "other-demo-job", "demo:cursor:PRODUCT": "x", "sync:cursor:PRODUCT": "y"}
+    for key, value in planted.items():
+        redis_conn.set(key, value)
+    redis_conn.rpush("rq:queue:demo", "other-demo-job")
+    before = set(redis_conn.scan_iter(count=1000))
     # Fake jobs stand in for the engine; every type finishes (with one failed item each).
     env = {
         **os.environ,
@@ -71,6 +79,12 @@ def test_demo_once_runs_all_three_types_and_cleans_up(redis_url: str) -> None:
         if line.startswith("Simulators on"):
             ports = [int(p.rsplit(":", 1)[1].split()[0]) for p in line.split() if p.startswith("http://")]
             assert ports and all(port_is_free(p) for p in ports)
+    # Its own Redis, gone with it; the environment's Redis holds exactly what it held before.
+    own = re.search(r"^Redis redis://127\.0\.0\.1:(\d+)/0 \(started for this demo, removed on exit\)$", text, re.M)
+    assert own is not None and port_is_free(int(own.group(1))), text
+    assert set(redis_conn.scan_iter(count=1000)) == before
+    assert all(redis_conn.get(k) == v.encode() for k, v in planted.items())
+    assert redis_conn.lrange("rq:queue:demo", 0, -1) == [b"other-demo-job"]
 
 
 @pytest.mark.parametrize(

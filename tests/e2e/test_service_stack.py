@@ -95,7 +95,7 @@ def test_cli_against_the_stack(stack: Stack) -> None:
     assert re.search(r"INVOICE\s+FINISHED\s+3\s+3", out.stdout), out.stdout
     # Piped: 80 columns, and no figure cut (issue #11, item 7).
     assert all(len(line) <= 80 for line in out.stdout.splitlines()), out.stdout
-    job_id = re.search(r"job ([0-9a-f]{32})", out.stdout).group(1)  # type: ignore[union-attr]
+    job_id = re.search(r"job (e2e-[0-9a-f]{32})", out.stdout).group(1)  # type: ignore[union-attr]
 
     status = run_cli(stack, "status", job_id, "--json")
     assert status.returncode == 0 and json.loads(status.stdout)["state"] == "FINISHED"

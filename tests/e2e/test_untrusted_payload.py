@@ -17,7 +17,6 @@ import redis
 from rq import Callback, Queue
 from rq.job import JobStatus
 
-from jobs.enqueue import QUEUE_NAME
 from tests.e2e.conftest import Stack
 from tests.service_fixtures import FAKE_JOB
 
@@ -45,7 +44,7 @@ def wait_ended(conn: redis.Redis, key: str, stack: Stack) -> bytes | None:
 
 def test_a_pickle_payload_is_not_executed_by_the_worker(stack: Stack, redis_conn: redis.Redis, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    queue = Queue(QUEUE_NAME, connection=redis_conn)
+    queue = Queue(stack.env["SYNC_KEY_PREFIX"], connection=redis_conn)
     planted = queue.create_job(FAKE_JOB, args=({"syncType": "PRODUCT"},), status=JobStatus.QUEUED)
     planted.save()
     # Swap in the payload before the job is pushed, so no worker can take the harmless version.
@@ -60,7 +59,7 @@ def test_a_pickle_payload_is_not_executed_by_the_worker(stack: Stack, redis_conn
 
 def test_a_job_naming_any_other_function_is_refused(stack: Stack, redis_conn: redis.Redis, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    queue = Queue(QUEUE_NAME, connection=redis_conn)  # RQ's defaults, as `rq enqueue` would
+    queue = Queue(stack.env["SYNC_KEY_PREFIX"], connection=redis_conn)  # RQ's defaults, as `rq enqueue` would
     planted = queue.enqueue("os.system", f"touch {marker}")
     assert wait_ended(redis_conn, planted.key, stack) == JobStatus.FAILED.value.encode(), stack.worker.tail()
     assert not marker.exists()

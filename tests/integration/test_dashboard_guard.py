@@ -39,7 +39,7 @@ def client(app: Flask) -> FlaskClient:
 def running(conn: redis.Redis, settings: Settings, sync_type: str = "PRODUCT") -> str:
     """A job a live worker is running right now (registered worker, current job, STARTED)."""
     job_id = start_sync(conn, settings, RunRequest(sync_type), FAKE_JOB)
-    queue = sync_queue(conn)
+    queue = sync_queue(conn, settings)
     worker = Worker([queue], connection=conn, name=f"w-{sync_type.lower()}")
     worker.register_birth()
     job = queue.fetch_job(job_id)
@@ -53,7 +53,7 @@ def running(conn: redis.Redis, settings: Settings, sync_type: str = "PRODUCT") -
 
 def failed(conn: redis.Redis, settings: Settings, sync_type: str = "CUSTOMER") -> str:
     job_id = start_sync(conn, settings, RunRequest(sync_type), FAKE_JOB)
-    queue = sync_queue(conn)
+    queue = sync_queue(conn, settings)
     job = queue.fetch_job(job_id)
     assert job is not None
     conn.lrem(queue.key, 0, job_id)
@@ -70,7 +70,7 @@ def test_every_page_and_data_route_answers_during_a_run(
     job_id = running(redis_conn, svc_settings)
     failed(redis_conn, svc_settings)
     for path in ("/rq/", "/rq/0/", "/rq/0/view/workers", "/rq/0/view/jobs",
-                 "/rq/0/view/jobs/sync/started/8/asc/1", f"/rq/0/view/job/{job_id}",
+                 "/rq/0/view/jobs/svctest/started/8/asc/1", f"/rq/0/view/job/{job_id}",
                  "/rq/0/data/queues.json", f"/rq/0/data/job/{job_id}.json"):  # fmt: skip
         assert client.get(path, headers=AUTH, follow_redirects=True).status_code == 200, path
     workers = client.get("/rq/0/data/workers.json", headers=AUTH)
@@ -78,7 +78,7 @@ def test_every_page_and_data_route_answers_during_a_run(
     assert [w["current_job"]["job_id"] for w in workers.json["workers"]] == [job_id]
     for registry in ("queued", "started", "failed", "finished", "deferred", "scheduled", "canceled"):
         for order in ("asc", "dsc"):
-            resp = client.get(f"/rq/0/data/jobs/sync/{registry}/8/{order}/1.json", headers=AUTH)
+            resp = client.get(f"/rq/0/data/jobs/svctest/{registry}/8/{order}/1.json", headers=AUTH)
             assert resp.status_code == 200, (registry, resp.text)
 
 
@@ -89,13 +89,13 @@ def test_every_page_and_data_route_answers_during_a_run(
         ("/rq/0/view/job/a:b", 404),
         ("/rq/0/data/job/%C3%BC.json", 404),
         ("/rq/0/data/job/" + "x" * 300 + ".json", 404),
-        ("/rq/0/data/jobs/sync/queued/abc/asc/1.json", 400),
-        ("/rq/0/data/jobs/sync/queued/0/asc/1.json", 400),
-        ("/rq/0/data/jobs/sync/queued/8/asc/0.json", 400),
-        ("/rq/0/data/jobs/sync/queued/8/up/1.json", 400),
-        ("/rq/0/data/jobs/sync/nosuch/8/asc/1.json", 404),
-        ("/rq/0/view/jobs/sync/queued/0/asc/1", 400),
-        ("/rq/0/view/jobs/sync/nosuch/8/asc/1", 404),
+        ("/rq/0/data/jobs/svctest/queued/abc/asc/1.json", 400),
+        ("/rq/0/data/jobs/svctest/queued/0/asc/1.json", 400),
+        ("/rq/0/data/jobs/svctest/queued/8/asc/0.json", 400),
+        ("/rq/0/data/jobs/svctest/queued/8/up/1.json", 400),
+        ("/rq/0/data/jobs/svctest/nosuch/8/asc/1.json", 404),
+        ("/rq/0/view/jobs/svctest/queued/0/asc/1", 400),
+        ("/rq/0/view/jobs/svctest/nosuch/8/asc/1", 404),
         ("/rq/0/view/job/" + "0" * 32, 404),
     ],
 )
@@ -108,7 +108,7 @@ def test_malformed_ids_and_parameters_get_a_4xx(client: FlaskClient, path: str, 
 def test_actions_on_the_wrong_state_are_4xx(
     client: FlaskClient, redis_conn: redis.Redis, svc_settings: Settings
 ) -> None:
-    assert client.post("/rq/queue/sync/compact", headers=AUTH).status_code == 200  # empty queue
+    assert client.post("/rq/queue/svctest/compact", headers=AUTH).status_code == 200  # empty queue
     job_id = running(redis_conn, svc_settings)
     assert client.post(f"/rq/job/{job_id}/requeue", headers=AUTH).status_code == 409  # not failed
     assert client.post(f"/rq/job/{'0' * 32}/requeue", headers=AUTH).status_code == 404
@@ -120,14 +120,14 @@ def test_requeue_keeps_one_run_per_type(client: FlaskClient, redis_conn: redis.R
     newer = start_sync(redis_conn, svc_settings, RunRequest("CUSTOMER"), FAKE_JOB)  # the type is free again
     refused = client.post(f"/rq/job/{old}/requeue", headers=AUTH)
     assert refused.status_code == 409 and newer in refused.json["error"]
-    every = client.post("/rq/requeue/sync", headers=AUTH)
+    every = client.post("/rq/requeue/svctest", headers=AUTH)
     assert every.status_code == 200 and every.json["count"] == 0 and len(every.json["skipped"]) == 1
 
-    sync_queue(redis_conn).remove(newer)
+    sync_queue(redis_conn, svc_settings).remove(newer)
     redis_conn.delete(f"rq:job:{newer}")  # the newer run is gone: the old one may run again
     assert client.post(f"/rq/job/{old}/requeue", headers=AUTH).status_code == 200
     assert current_claim(redis_conn, svc_settings, "CUSTOMER") == old
-    assert sync_queue(redis_conn).job_ids == [old]
+    assert sync_queue(redis_conn, svc_settings).job_ids == [old]
 
 
 SEGMENT = st.one_of(

@@ -33,7 +33,9 @@ def _run_job(
         monkeypatch.setenv(name, value)
     settings = from_env(load_dotenv=False)
     job_id = start_sync(redis_conn, settings, RunRequest(sync_type))
-    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer).work(burst=True)
+    SimpleWorker([sync_queue(redis_conn, settings)], connection=redis_conn, serializer=PlainPickleSerializer).work(
+        burst=True
+    )
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
     view = describe_job(redis_conn, settings, job)
     schemas.JobStatus.model_validate(view)  # as documented
@@ -77,7 +79,7 @@ def test_a_failure_no_retry_can_fix_ends_the_job_at_once(
     job, view = _run_job(sync_type, redis_conn, monkeypatch, _env(sandbox, redis_url, tmp_path, **over))
     assert job.get_status() == JobStatus.FAILED
     assert job.retries_left == 0 and view["retriesLeft"] == 0
-    assert ScheduledJobRegistry(queue=sync_queue(redis_conn)).get_job_ids() == []
+    assert ScheduledJobRegistry(queue=sync_queue(redis_conn, from_env(load_dotenv=False))).get_job_ids() == []
     assert view["state"] == "FAILED"
     assert view["error"] is not None and "\n" not in view["error"] and reason in view["error"], view["error"]
     # A refused login is sent exactly once (a real Luca locks the account after a few).
@@ -92,7 +94,7 @@ def test_an_unreachable_luca_is_retried_later_by_rq(
     job, view = _run_job("PRODUCT", redis_conn, monkeypatch, env)
     assert job.get_status() == JobStatus.SCHEDULED
     assert job.retries_left == 1 and view["retriesLeft"] == 1
-    assert ScheduledJobRegistry(queue=sync_queue(redis_conn)).get_job_ids() == [job.id]
+    assert ScheduledJobRegistry(queue=sync_queue(redis_conn, from_env(load_dotenv=False))).get_job_ids() == [job.id]
     history = open_history(env["SYNC_HISTORY_DB"])
     run = history.get_run(job.id)
     history.close()
@@ -111,8 +113,9 @@ def test_a_malformed_request_on_the_queue_fails_without_retry(
     monkeypatch.setenv("SYNC_HISTORY_DB", str(tmp_path / "history.db"))
     from jobs.enqueue import RETRY
 
-    job = sync_queue(redis_conn).enqueue("jobs.tasks.run_sync_job", {"syncType": "PRODUCT", "limit": "²"}, retry=RETRY)
-    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer).work(burst=True)
+    queue = sync_queue(redis_conn, from_env(load_dotenv=False))
+    job = queue.enqueue("jobs.tasks.run_sync_job", {"syncType": "PRODUCT", "limit": "²"}, retry=RETRY)
+    SimpleWorker([queue], connection=redis_conn, serializer=PlainPickleSerializer).work(burst=True)
     job = Job.fetch(job.id, connection=redis_conn, serializer=PlainPickleSerializer)
     assert job.get_status() == JobStatus.FAILED and job.retries_left == 0
     assert job.latest_result() is not None

@@ -27,7 +27,7 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 def started_by_a_dead_worker(conn: redis.Redis, settings: Settings, sync_type: str, ago_s: float = 120) -> str:
     """A job a worker took (STARTED, an execution in rq:wip) and then died with."""
     job_id = start_sync(conn, settings, RunRequest(sync_type), "tests.e2e.fake_jobs.fake_job")
-    queue = sync_queue(conn)
+    queue = sync_queue(conn, settings)
     conn.lrem(queue.key, 0, job_id)
     when = datetime.now(UTC) - timedelta(seconds=ago_s)
     conn.hset(f"rq:job:{job_id}", mapping={"status": "started", "started_at": utcformat(when)})
@@ -41,7 +41,7 @@ def test_a_dead_run_is_requeued_at_the_front_once(redis_conn: redis.Redis, setti
     assert recover_all(redis_conn, settings) == [job_id]
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
     assert job.get_status() == JobStatus.QUEUED and job.retries_left == 1
-    queue = sync_queue(redis_conn)
+    queue = sync_queue(redis_conn, settings)
     assert queue.job_ids == [job_id, other]  # resumes before anything queued later
     assert queue.started_job_registry.get_job_ids(cleanup=False) == []  # RQ will not retry it again
     assert [e["stateName"] for e in read_state_log(redis_conn, settings, job_id)] == ["QUEUED", "ABANDONED"]
@@ -53,7 +53,7 @@ def test_a_start_of_that_type_hands_the_dead_run_back(redis_conn: redis.Redis, s
     with pytest.raises(AlreadyQueued) as refused:
         start_sync(redis_conn, settings, RunRequest("INVOICE"), "tests.e2e.fake_jobs.fake_job")
     assert refused.value.job_id == job_id
-    assert sync_queue(redis_conn).job_ids == [job_id]
+    assert sync_queue(redis_conn, settings).job_ids == [job_id]
 
 
 def test_a_live_or_just_started_run_is_left_alone(redis_conn: redis.Redis, settings: Settings) -> None:
@@ -71,5 +71,5 @@ def test_without_retries_left_the_run_fails_and_the_type_is_free(redis_conn: red
     assert recover(redis_conn, settings, "PRODUCT") == job_id
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
     assert job.get_status() == JobStatus.FAILED
-    assert job_id in sync_queue(redis_conn).failed_job_registry.get_job_ids(cleanup=False)
+    assert job_id in sync_queue(redis_conn, settings).failed_job_registry.get_job_ids(cleanup=False)
     assert start_sync(redis_conn, settings, RunRequest("PRODUCT"), "tests.e2e.fake_jobs.fake_job") != job_id

@@ -52,7 +52,7 @@ def test_job_history_has_each_execution_with_its_attempt_and_reason(
         log_state(redis_conn, settings, job_id, "STARTED", attempt)
         log_state(redis_conn, settings, job_id, outcome, attempt, reason)
     redis_conn.hset(f"rq:job:{job_id}", "status", "scheduled")  # waiting for attempt 3
-    job = fetch_job(redis_conn, job_id)
+    job = fetch_job(redis_conn, settings, job_id)
     assert job is not None
     body = describe_job(redis_conn, settings, job)
     assert body["state"] == "SCHEDULED" and body["error"] == "AbandonedRun: the worker running it died"

@@ -46,14 +46,14 @@ def test_cron_settings_and_ticks() -> None:
 def test_a_tick_starts_once_and_a_busy_type_is_recorded_skipped(settings: Settings, redis_conn: redis.Redis) -> None:
     first = fire(redis_conn, settings, "PRODUCT", TICK)
     assert first["outcome"] == "started"
-    job = sync_queue(redis_conn).fetch_job(first["jobId"])
+    job = sync_queue(redis_conn, settings).fetch_job(first["jobId"])
     assert job is not None and job.args[0]["trigger"] == "schedule" and job.args[0]["mode"] == "full"
     # The same tick enqueued by a second scheduler does nothing at all.
     assert fire(redis_conn, settings, "PRODUCT", TICK)["outcome"] == "duplicate"
     # The next tick finds the first run still queued: recorded as skipped, not queued behind it.
     later = fire(redis_conn, settings, "PRODUCT", TICK + timedelta(minutes=10))
     assert later["outcome"] == "skipped" and later["runningJob"] == first["jobId"]
-    assert sync_queue(redis_conn).count == 1
+    assert sync_queue(redis_conn, settings).count == 1
     history = open_history(settings)
     try:
         row = history.get_run(later["runId"])
@@ -66,7 +66,7 @@ def test_a_tick_starts_once_and_a_busy_type_is_recorded_skipped(settings: Settin
 def test_a_paused_type_starts_nothing(settings: Settings, redis_conn: redis.Redis) -> None:
     redis_conn.hset(paused_key(settings.key_prefix), "INVOICE", '{"reason": "5 failed runs", "failures": 5}')
     assert fire(redis_conn, settings, "INVOICE", TICK)["outcome"] == "paused"
-    assert sync_queue(redis_conn).count == 0
+    assert sync_queue(redis_conn, settings).count == 0
 
 
 def test_only_the_leader_enqueues_and_a_follower_takes_over(
@@ -84,16 +84,16 @@ def test_only_the_leader_enqueues_and_a_follower_takes_over(
         job.next_enqueue_time = datetime.now(UTC) - timedelta(seconds=1)
     a.step()
     b.step()
-    jobs = sync_queue(redis_conn).jobs
+    jobs = sync_queue(redis_conn, settings).jobs
     assert [j.func_name for j in jobs] == ["jobs.tasks.scheduled_sync"] and jobs[0].args == ("PRODUCT",)
     a.release()  # the leader stops (or dies: its lease runs out)
     assert b.lead() and b.leading
 
     # The tick job on a worker (settings from its environment) starts the run.
-    for name, value in {"REDIS_URL": settings.redis_url or "", "SYNC_KEY_PREFIX": settings.key_prefix,
+    for name, value in {"REDIS_URL": settings.redis_url or "", "SYNC_INSTANCE": settings.key_prefix,
                         "SYNC_HISTORY_DB": settings.history_db}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer).work(
+    SimpleWorker([sync_queue(redis_conn, settings)], connection=redis_conn, serializer=PlainPickleSerializer).work(
         burst=True, max_jobs=1
     )
     assert redis_conn.get(claim_key(settings, "PRODUCT")) is not None

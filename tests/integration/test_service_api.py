@@ -47,7 +47,7 @@ def start(client: FlaskClient, **body: object) -> tuple[int, dict]:  # type: ign
 
 def run_queued(redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("SYNC_HISTORY_DB", settings.history_db)
-    worker = SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer)
+    worker = SimpleWorker([sync_queue(redis_conn, settings)], connection=redis_conn, serializer=PlainPickleSerializer)
     worker.work(burst=True)
 
 
@@ -58,10 +58,10 @@ def test_start_says_which_mode_runs(client: FlaskClient, redis_conn: redis.Redis
     Cursors(redis_conn, settings.key_prefix).advance("CUSTOMER", parse("2026-01-01T00:00:00.000Z"))  # type: ignore[arg-type]
     status, body = start(client, syncType="CUSTOMER")
     assert status == 202 and body["mode"] == "incremental"
-    job = queue_of(redis_conn).fetch_job(body["jobId"])
+    job = queue_of(redis_conn, settings).fetch_job(body["jobId"])
     assert job is not None and job.args[0]["mode"] == "incremental"
     assert job.description == "CUSTOMER sync (incremental)"
-    queue_of(redis_conn).empty()
+    queue_of(redis_conn, settings).empty()
     redis_conn.delete(f"{settings.key_prefix}:claim:CUSTOMER")
     status, body = start(client, syncType="CUSTOMER", mode="full")
     assert status == 202 and body["mode"] == "full"
@@ -88,9 +88,11 @@ def test_start_answers_202_and_enqueues_with_our_options(
         "dashboardUrl": f"http://localhost/rq/0/view/job/{job_id}",
         "statusUrl": f"http://localhost/api/sync/job/{job_id}",
     }
-    assert len(job_id) == 32 and int(job_id, 16) >= 0
+    # The id names the deployment (RQ's job hashes of every deployment share rq:job:<id>).
+    instance, _, fresh = job_id.rpartition("-")
+    assert instance == settings.instance and len(fresh) == 32 and int(fresh, 16) >= 0
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
-    assert job.origin == "sync"
+    assert job.origin == settings.queue_name == "svctest"
     assert job.func_name == "tests.e2e.fake_jobs.fake_job"
     # The request travels once, as the job's only argument; meta is left for progress.
     assert job.args == (
@@ -166,7 +168,7 @@ def test_simultaneous_starts_give_exactly_one_202(app: Flask, redis_conn: redis.
         codes = sorted(code for code, _ in results)
         assert codes == [202] + [409] * 7
         assert len({job_id for _, job_id in results}) == 1
-        assert redis_conn.llen("rq:queue:sync") == 1
+        assert redis_conn.llen("rq:queue:svctest") == 1
 
 
 def test_job_view_after_a_run(
@@ -318,7 +320,7 @@ def test_dashboard_pages_render_with_json_jobs(client: FlaskClient) -> None:
     assert page.status_code == 200 and body["jobId"].encode() in page.data
     data = client.get(f"/rq/0/data/job/{body['jobId']}.json", headers=AUTH).json
     assert data["status"] == "queued" and data["description"] == "PRODUCT sync"
-    jobs = client.get("/rq/0/data/jobs/sync/queued/8/asc/1.json", headers=AUTH)
+    jobs = client.get("/rq/0/data/jobs/svctest/queued/8/asc/1.json", headers=AUTH)
     assert jobs.status_code == 200 and jobs.json["jobs"][0]["id"] == body["jobId"]
     assert client.get("/rq/0/view/job/" + "0" * 32, headers=AUTH).status_code == 404
 

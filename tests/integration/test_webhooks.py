@@ -55,8 +55,8 @@ def client(settings: Settings) -> FlaskClient:
     return make_app(settings).test_client()
 
 
-def queued(conn: redis.Redis) -> int:
-    return int(sync_queue(conn).count)
+def queued(conn: redis.Redis, instance: str = "svctest") -> int:
+    return int(sync_queue(conn, Settings(key_prefix=instance)).count)
 
 
 def test_signed_deliveries_need_no_bearer_and_coalesce_into_one_drain(
@@ -68,7 +68,7 @@ def test_signed_deliveries_need_no_bearer_and_coalesce_into_one_drain(
     pending = PendingEvents(redis_conn, "svctest", "PRODUCT")
     assert pending.size() == 1000
     assert queued(redis_conn) == 1  # a burst of 1,000 events is one drain job
-    job = sync_queue(redis_conn).jobs[0]
+    job = sync_queue(redis_conn, Settings(key_prefix="svctest")).jobs[0]
     assert job.args[0]["mode"] == "drain" and job.args[0]["trigger"] == "webhook"
     # Katana's retry of a delivery, and the same record again: nothing new.
     again = post(client, payload("variant.updated", 5), **{"X-Katana-Retry-Num": "1"})
@@ -144,8 +144,9 @@ def served() -> Iterator[Served]:
     s.close()
 
 
-def drain(conn: redis.Redis) -> None:
-    SimpleWorker([sync_queue(conn)], connection=conn, serializer=PlainPickleSerializer).work(burst=True)
+def drain(conn: redis.Redis, instance: str = "hooktest") -> None:
+    queue = sync_queue(conn, Settings(key_prefix=instance))
+    SimpleWorker([queue], connection=conn, serializer=PlainPickleSerializer).work(burst=True)
 
 
 def wait_deliveries(sb: Sandbox, count: int, timeout: float = 15.0) -> None:
@@ -192,7 +193,7 @@ def test_katana_change_reaches_luca_through_webhook_and_drain(
     new = sandbox.admin("katana", "POST", "products", {"name": "Webhook Ürünü", "variants": [{"sku": "WH-NEW-1"}]})
     wait_deliveries(sandbox, 2 * (len(variants) + 2))  # 5 updates + product.created + variant.created, doubled
     assert PendingEvents(redis_conn, "hooktest", "PRODUCT").size() == len(variants) + 2
-    assert queued(redis_conn) == 1
+    assert queued(redis_conn, "hooktest") == 1
     drain(redis_conn)
 
     held = {r["kartKodu"]: r for r in luca_records(sandbox, "stock_cards")}

@@ -79,11 +79,11 @@ def test_cookie_writes_need_same_origin_and_csrf(app: Flask) -> None:
     body = {"syncType": "PRODUCT", "csrf": token}
     for headers in ({}, {"Origin": "http://evil.example"}, {"Origin": "null"}, {"Referer": "http://evil.example/"}):
         assert client.post("/start", data=body, headers=headers).status_code == 403, headers
-        assert client.post("/rq/queue/sync/failed/empty", headers=headers).status_code == 403, headers
+        assert client.post("/rq/queue/svctest/failed/empty", headers=headers).status_code == 403, headers
     assert client.post("/start", data={"syncType": "PRODUCT"}, headers=ORIGIN).status_code == 400  # no CSRF
     assert client.post("/start", data=body, headers={"Referer": "http://localhost/start"}).status_code == 303
     # curl with the bearer token needs neither.
-    assert app.test_client().post("/rq/queue/sync/failed/empty", headers=AUTH).status_code == 200
+    assert app.test_client().post("/rq/queue/svctest/failed/empty", headers=AUTH).status_code == 200
 
 
 def test_security_headers_on_every_kind_of_page(app: Flask) -> None:

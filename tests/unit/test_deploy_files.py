@@ -155,7 +155,8 @@ def test_worker_grace_covers_the_in_flight_work_and_matches_systemd() -> None:
     unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.read_string(WORKER_UNIT.read_text())
     assert float(unit["Service"]["TimeoutStopSec"]) == grace
-    assert worker["command"][:3] == ["rq", "worker", "sync"]
+    # The queue comes from SYNC_INSTANCE through the settings module, never a fixed name.
+    assert worker["command"][:4] == ["rq", "worker", "-c", "syncsvc.ops.rq_settings"]
 
 
 def test_systemd_worker_unit_runs_rq_with_an_environment_file() -> None:
@@ -164,8 +165,7 @@ def test_systemd_worker_unit_runs_rq_with_an_environment_file() -> None:
     service = unit["Service"]
     assert service["EnvironmentFile"].startswith("/etc/syncsvc/")
     argv = service["ExecStart"].split()
-    assert argv[0].endswith("/rq") and argv[1:3] == ["worker", "sync"]
-    assert "syncsvc.ops.rq_settings" in argv
+    assert argv[0].endswith("/rq") and argv[1:4] == ["worker", "-c", "syncsvc.ops.rq_settings"]
     assert service["KillSignal"] == "SIGTERM"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
 

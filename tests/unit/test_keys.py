@@ -17,7 +17,7 @@ def test_keys_carry_the_prefix_and_the_documented_shape() -> None:
     assert keys.run_lock("PRODUCT") == "tenant-a:lock:run:PRODUCT"
     assert keys.start_claim("INVOICE") == "tenant-a:claim:INVOICE"
     readme = (ROOT / "README.md").read_text()
-    for documented in ("syncsvc:luca:stockcard", "syncsvc:luca:stockcard:meta", "syncsvc:lock:run:TYPE"):
+    for documented in ("sync:luca:stockcard", "sync:luca:stockcard:meta", "sync:lock:run:TYPE"):
         assert documented in readme
 
 

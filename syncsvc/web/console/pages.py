@@ -175,7 +175,7 @@ def _queued_jobs() -> list[dict[str, Any]]:
         job_id = current_claim(svc.redis, svc.settings, sync_type)
         if job_id is None:
             continue
-        job = fetch_job(svc.redis, job_id)
+        job = fetch_job(svc.redis, svc.settings, job_id)
         if job is not None and svc.history().get_run(job_id) is None and not job.is_finished and not job.is_failed:
             out.append({"job_id": job_id, "sync_type": sync_type, "state": str(job.get_status(refresh=False))})
     return out
@@ -187,7 +187,7 @@ def run_page(run_id: str) -> Any:
     hist = svc.history()
     run = hist.get_run(run_id)
     if run is None:
-        job = fetch_job(svc.redis, run_id) if security.JOB_ID.match(run_id) else None
+        job = fetch_job(svc.redis, svc.settings, run_id) if security.JOB_ID.match(run_id) else None
         if job is None:
             return render_template("console/error.html", message=f"No run {run_id[:64]!r} in the history."), 404
         return render_template("console/waiting.html", job_id=run_id, sync_type=job.meta.get("syncType"))
