@@ -95,7 +95,8 @@ class Stack:
 def service_stack(
     sb: Sandbox, redis_url: str, workdir: Path, prefix: str, workers: int = 1, **settings: Any
 ) -> Iterator[Stack]:
-    """gunicorn + ``workers`` × ``rq worker sync`` with the production command line.
+    """gunicorn + ``workers`` × ``rq worker`` with the production command line (the queue is
+    ``prefix``, SYNC_KEY_PREFIX being SYNC_INSTANCE's older name).
 
     ``settings`` are extra environment variables (``SYNC_POOL_SIZE="10"`` ...)."""
     port = free_port()
@@ -121,19 +122,20 @@ def service_stack(
         url = f"http://127.0.0.1:{port}"
         if not wait_http(f"{url}/healthz", timeout=30):
             raise RuntimeError(f"web did not start:\n{web.tail()}")
-        _wait_workers(redis_url, workers, procs)
+        _wait_workers(redis_url, prefix, workers, procs)
         yield Stack(url, env, web, procs)
 
 
-def _wait_workers(redis_url: str, count: int, procs: list[Child]) -> None:
+def _wait_workers(redis_url: str, queue: str, count: int, procs: list[Child]) -> None:
     """A job enqueued before a worker listens only waits, but then the wall time would include
-    the worker's start-up (imports, ~1 s), which no production sync pays."""
-    from rq import Worker
+    the worker's start-up (imports, ~1 s), which no production sync pays. Counted on this stack's
+    queue (the prefix names it): other workers on the same Redis are not this stack's."""
+    from rq import Queue, Worker
 
     conn = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + 30
     try:
-        while len(Worker.all(connection=conn)) < count:
+        while len(Worker.all(queue=Queue(queue, connection=conn))) < count:
             dead = [p for p in procs if not p.alive()]
             if dead or time.monotonic() > deadline:
                 raise RuntimeError(f"rq worker did not start:\n{(dead or procs)[0].tail()}")

@@ -58,7 +58,7 @@ def camel(row: dict[str, Any]) -> dict[str, Any]:
 @documented(
     "Queue a sync run of one type",
     {
-        202: (StartResponse, "Queued on the `sync` queue"),
+        202: (StartResponse, "Queued on the deployment's queue (SYNC_INSTANCE, default `sync`)"),
         400: "Invalid body; nothing was queued",
         409: "A run of this type is already queued or running (its id in jobId)",
         413: "Body too large",

@@ -35,6 +35,8 @@ def web(redis_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Stack]:
     env = stack_env(redis_url, tmp_path, sandbox.katana_url, sandbox.luca_url, port)
     for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):
         env.pop(test_hook)
+    # The default deployment (SYNC_INSTANCE unset: queue `sync`), whose queue the operator types.
+    env.pop("SYNC_KEY_PREFIX")
     try:
         proc = children.spawn("web", web_argv(), env, log_dir=tmp_path / "logs")
         url = f"http://127.0.0.1:{port}"

@@ -86,7 +86,8 @@ def test_a_killed_run_resumes_on_a_live_worker_within_90_s(
     gone, alive = psutil.wait_procs(tree, timeout=10)
     assert alive == [], alive
     deadline = time.monotonic() + 10
-    while (holder := conn.get("rq:scheduler-lock:sync")) is not None and victim_name(conn, holder, tree):
+    lock = f"rq:scheduler-lock:{svc.env()['SYNC_KEY_PREFIX']}"  # the queue is the instance
+    while (holder := conn.get(lock)) is not None and victim_name(conn, holder, tree):
         assert time.monotonic() < deadline, f"the dead worker still holds the scheduler lock: {holder!r}"
         time.sleep(0.2)
 
