@@ -11,6 +11,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "new_job_id", "read_state_log", "resolve_mode", "start_drain", "start_sync", "sync_queue",
     ),
     "jobs.guard": ("install",),
+    "jobs.orphans": ("heal", "job_vanished"),
     "jobs.recovery": ("start_watchdog",),
     "jobs.reconcile": ("RECONCILE_FUNCTION", "NothingToFix", "queue_fix", "recent", "start_reconcile"),
     "jobs.retry": ("NoSuchRun", "NothingToRetry", "resolve_item", "retry_failed"),

@@ -17,7 +17,8 @@ with the reason and the claim is free for a new start.
 Who calls it: the API on every start of that type (:func:`jobs.enqueue.start_sync`) and a
 watchdog thread in every worker started with ``-c syncsvc.ops.rq_settings`` (every
 ``WATCH_EVERY_S``), so a dead run resumes within LOCK_TTL_S + WATCH_EVERY_S of the kill even when
-nobody asks.
+nobody asks. The same watchdog closes runs Redis forgot altogether and resumes their work
+(:func:`jobs.orphans.heal_all`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from jobs.enqueue import attempts_started, current_claim, log_state, sync_queue
+from jobs.orphans import heal_all
 from syncsvc.domain.synctypes import SYNC_TYPES
 from syncsvc.keys import Keys
 from syncsvc.settings import Settings
@@ -135,6 +137,12 @@ def recover_all(conn: redis.Redis, settings: Settings) -> list[str]:
     return [job_id for name in SYNC_TYPES if (job_id := recover(conn, settings, name))]
 
 
+def check(conn: redis.Redis, settings: Settings) -> None:
+    """One pass of the watchdog: dead executions handed back, runs Redis forgot healed."""
+    recover_all(conn, settings)
+    heal_all(conn, settings)
+
+
 def start_watchdog(redis_url: str, settings: Settings, every_s: float = WATCH_EVERY_S) -> threading.Thread:
     """Check for dead runs every ``every_s`` from a daemon thread of this (worker) process.
 
@@ -153,7 +161,7 @@ def start_watchdog(redis_url: str, settings: Settings, every_s: float = WATCH_EV
         while not stop.wait(every_s):
             with busy:
                 try:
-                    recover_all(conn, settings)
+                    check(conn, settings)
                 except redis.RedisError as exc:  # Redis down: the worker itself reports that
                     log.debug("dead-run check skipped: %s", exc)
                 except Exception:  # never let the check kill the thread

@@ -10,15 +10,18 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import redis
 
+from jobs import orphans
 from jobs.continuity import close_scope, open_scope
 from jobs.control import RunControl
 from jobs.engine import Engine, Recorder
 from jobs.enqueue import start_drain
+from jobs.orphans import Covering
 from jobs.prepare import Prepared, RunContext
 from jobs.scope import iso_or_none
 from jobs.upserts import Upserts
@@ -28,7 +31,7 @@ from syncsvc.clients.budget import KatanaBudget
 from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
 from syncsvc.defaults import MAX_FAILURES_IN_RESULT
-from syncsvc.domain.errors import AlreadyRunning, ConfigError, HistoryUnavailable, RunAborted
+from syncsvc.domain.errors import AlreadyRunning, ConfigError, HistoryUnavailable, JobVanished, RunAborted
 from syncsvc.domain.model import OUTCOMES, ItemRecord, RunRequest
 from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.keys import as_str
@@ -37,7 +40,7 @@ from syncsvc.settings import Settings
 from syncsvc.store import pause
 from syncsvc.store.cache import IdCache
 from syncsvc.store.history import History, open_history
-from syncsvc.store.locks import RunLock
+from syncsvc.store.locks import DRAIN_LOCK_PREFIX, RunLock
 from syncsvc.store.pending import PendingEvents
 
 log = logging.getLogger(__name__)
@@ -83,11 +86,14 @@ def run_sync(
     run_id: str,
     publish: Callable[[dict[str, Any]], None] | None = None,
     will_retry: Callable[[BaseException], bool] | None = None,
+    vanished: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure;
-    ``will_retry(exc)`` says whether another execution follows (the run is then ``retrying``)."""
+    ``will_retry(exc)`` says whether another execution follows (the run is then ``retrying``);
+    ``vanished()`` whether the run's RQ job is gone from Redis (then the run is an orphan,
+    jobs/orphans.py, and raises :class:`JobVanished`)."""
     with bound(run_id=run_id, sync_type=request.sync_type), metrics.collecting(conn, settings.key_prefix):
-        return _run_sync(request, settings, conn, run_id, publish, will_retry)
+        return _run_sync(request, settings, conn, run_id, publish, will_retry, vanished)
 
 
 def _run_sync(
@@ -97,6 +103,7 @@ def _run_sync(
     run_id: str,
     publish: Callable[[dict[str, Any]], None] | None,
     will_retry: Callable[[BaseException], bool] | None = None,
+    vanished: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     sync_type, limit, dry_run, trigger = request.sync_type, request.limit, request.dry_run, request.trigger
     if trigger in pause.AUTOMATIC_TRIGGERS:
@@ -138,22 +145,25 @@ def _run_sync(
             conn, settings, sync_type, mode=request.mode, keys=request.keys, dry_run=dry_run, limit=limit,
             history=history,
         )  # fmt: skip
+        _heal_orphans(conn, settings, history, run_id, replace(request, mode=scope.mode), scope.keeps_state)
+        params = {
+            "limit": limit,
+            "dryRun": dry_run,
+            "mode": scope.mode,
+            **({"keys": list(request.keys)} if request.keys else {}),
+        }
+        history.start_run(
+            run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor),
+            parent_run_id=request.parent_run_id,
+        )  # fmt: skip
     except BaseException:
+        # Released here, not left to expire: a retry of this execution (a locked history, say)
+        # would otherwise find its own lock and fail AlreadyRunning.
         lock.release()
         history.close()
         raise
     ctx.scope = scope
     succeeded = False
-    params = {
-        "limit": limit,
-        "dryRun": dry_run,
-        "mode": scope.mode,
-        **({"keys": list(request.keys)} if request.keys else {}),
-    }
-    history.start_run(
-        run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor),
-        parent_run_id=request.parent_run_id,
-    )  # fmt: skip
     log.info(
         "%s run %s started (trigger %s, mode %s, limit %s, dry run %s)", sync_type, run_id, trigger, scope.mode,
         limit, dry_run, extra={"trigger": trigger, "mode": scope.mode, "limit": limit, "dry_run": dry_run},
@@ -202,11 +212,16 @@ def _run_sync(
         )  # fmt: skip
         return summary
     except BaseException as exc:
+        if _job_vanished(vanished):
+            # Redis lost the job, its lock and its claim: nothing else remembers this run.
+            exc = _close_vanished(conn, settings, history, run_id, control.phase, exc)
         try:
             counts = history.outcome_counts(run_id)
             counts["total"] = sum(counts.values())
             reason = f"{type(exc).__name__}: {exc}"[:2000]
-            if will_retry is not None and will_retry(exc):
+            if isinstance(exc, JobVanished):
+                pass  # closed (or left open for the next check) by _close_vanished
+            elif will_retry is not None and will_retry(exc):
                 history.interrupt_run(run_id, "retrying", counts, reason)  # never "failed" while a retry waits
             else:
                 history.finish_run(run_id, "failed", counts, error=reason)
@@ -215,7 +230,7 @@ def _run_sync(
             log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)
         control.set_phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
         metrics.record_run(conn, settings.key_prefix, sync_type, "failed", counts)
-        if isinstance(exc, RunAborted | ConfigError):
+        if isinstance(exc, RunAborted | ConfigError) and not isinstance(exc, JobVanished):  # Redis's loss, not ours
             _count_systemic_failure(conn, settings, sync_type, f"{type(exc).__name__}: {exc}".splitlines()[0])
         log.error(
             "%s run %s failed after %.1f s: %s", sync_type, run_id, time.monotonic() - started,
@@ -223,6 +238,8 @@ def _run_sync(
             extra={"status": "failed", "seconds": round(time.monotonic() - started, 3), "reason": type(exc).__name__,
                    "counts": counts},
         )  # fmt: skip
+        if isinstance(exc, JobVanished):
+            raise exc from exc.__cause__
         raise
     finally:
         control.stop()
@@ -237,8 +254,6 @@ def _run_sync(
             _drain_leftovers(conn, settings, sync_type, dry_run)
 
 
-DRAIN_LOCK_PREFIX = "drain-"
-"""Run-lock values of webhook drains: other runs wait for a drain (seconds) instead of failing."""
 DRAIN_WAIT_S = 60.0
 """How long a full or incremental run waits for a drain holding its type's lock."""
 
@@ -263,6 +278,41 @@ def _drain_leftovers(conn: redis.Redis, settings: Settings, sync_type: str, dry_
             start_drain(conn, settings, sync_type)
     except Exception:  # noqa: BLE001 - the next event or scheduled run picks them up
         log.warning("could not queue a drain for pending %s webhook events", sync_type, exc_info=True)
+
+
+def _heal_orphans(
+    conn: redis.Redis, settings: Settings, history: History, run_id: str, request: RunRequest, keeps_state: bool
+) -> None:
+    """Runs of this type that Redis forgot (jobs/orphans.py): closed now, their work done by this
+    run when it reads everything they would have, else by a continuation. Never fails the run."""
+    covering = Covering(run_id, request) if keeps_state else None
+    try:
+        orphans.heal(conn, settings, history, request.sync_type, covering)
+    except Exception:  # noqa: BLE001 - the watchdog and the next start look again
+        log.warning("could not check for orphaned %s runs", request.sync_type, exc_info=True)
+
+
+def _job_vanished(vanished: Callable[[], bool] | None) -> bool:
+    if vanished is None:
+        return False
+    try:
+        return vanished()
+    except redis.RedisError:  # Redis away, not empty: RQ's retry (or recovery) brings the job back
+        return False
+
+
+def _close_vanished(
+    conn: redis.Redis, settings: Settings, history: History, run_id: str, phase: str, exc: BaseException
+) -> BaseException:
+    """Close this orphaned run's row and place its unfinished work; the exception to raise."""
+    try:
+        reason = orphans.close_vanished(conn, settings, history, run_id, phase)
+    except Exception as unplaced:  # noqa: BLE001 - the row stays open: the watchdog heals it
+        reason = None
+        log.warning("could not close orphaned run %s: %s", run_id, unplaced)
+    vanished = JobVanished(reason or f"{orphans.VANISHED} while {phase} ({type(exc).__name__}: {exc})")
+    vanished.__cause__ = exc
+    return vanished
 
 
 def _retention(history: History, settings: Settings) -> None:

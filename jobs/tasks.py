@@ -31,6 +31,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from jobs.enqueue import attempts_started, log_state
+from jobs.orphans import job_vanished
 from jobs.reconcile import reconcile
 from jobs.run import run_sync
 from jobs.schedule import fire, tick_of
@@ -108,7 +109,10 @@ def _run_job(req: RunRequest, settings: Settings, job: Job | None) -> dict[str, 
     attempt = attempts_started(conn, settings, job.id) + 1
     log_state(conn, settings, job.id, "STARTED", attempt)
     try:
-        summary = run_sync(req, settings=settings, conn=conn, run_id=job.id, publish=publish, will_retry=will_retry)
+        summary = run_sync(
+            req, settings=settings, conn=conn, run_id=job.id, publish=publish, will_retry=will_retry,
+            vanished=lambda: job_vanished(conn, job.id),
+        )  # fmt: skip
     except BaseException as exc:
         outcome = "FAILED_WILL_RETRY" if will_retry(exc) else "FAILED"
         log_state(conn, settings, job.id, outcome, attempt, f"{type(exc).__name__}: {exc}".splitlines()[0])

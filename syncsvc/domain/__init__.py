@@ -12,8 +12,8 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "syncsvc.domain.drift": ("create_diff", "drift"),
     "syncsvc.domain.errors": (
         "AccessRefused", "AlreadyExists", "AlreadyRunning", "BusinessError", "ConfigError", "ConflictError",
-        "HistoryUnavailable", "MappingError", "PermanentError", "RateLimited", "ReplyTimeout", "RunAborted",
-        "SessionExpired", "SessionLost", "SyncError", "TransientError", "Unavailable", "error_class",
+        "HistoryUnavailable", "JobVanished", "MappingError", "PermanentError", "RateLimited", "ReplyTimeout",
+        "RunAborted", "SessionExpired", "SessionLost", "SyncError", "TransientError", "Unavailable", "error_class",
         "is_retryable", "is_systemic", "retry_run",
     ),
     "syncsvc.domain.mapping": ("LucaTenant", "customer_code", "map_customer", "map_invoice", "map_stock_card"),

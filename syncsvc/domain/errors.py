@@ -7,6 +7,8 @@
     ├── ConfigError              bad or missing setting; stops start-up / the run (not retried)
     ├── RunAborted               systemic: the whole run fails, nothing partial (a cache warm-up
     │   │                        was implausible, the run lock was lost, Katana answered 4xx)
+    │   ├── JobVanished          Redis lost the run's job and lock: closed as an orphan, its work
+    │   │                        resumed by another run (jobs/orphans.py)
     │   ├── AccessRefused        Luca refused the login or branch, Katana refused the key (401):
     │   │                        never retried (a real Luca locks the account after failed logins)
     │   └── Unavailable          Katana/Luca still unreachable after the client's own retries: the
@@ -46,6 +48,11 @@ class ConfigError(SyncError):
 
 class RunAborted(SyncError):
     """The run cannot go on without risking duplicates or a silently partial result."""
+
+
+class JobVanished(RunAborted):
+    """Redis lost the run's job, lock and claim (flushed, or restarted without its data): the run
+    stops; it is closed as an orphan and its unfinished work goes to another run (jobs/orphans.py)."""
 
 
 class AccessRefused(RunAborted):

@@ -33,7 +33,7 @@ PHASES = (
 MODES = ("full", "incremental", "drain")
 """What a run reads (jobs/scope.py). Callers choose full or incremental (omitted: incremental
 when the type has a cursor, else full); ``drain`` runs are started by webhooks."""
-TRIGGERS = ("api", "schedule", "webhook", "retry", "dashboard", "cli", "direct")
+TRIGGERS = ("api", "schedule", "webhook", "retry", "dashboard", "cli", "direct", "recovery")
 """What started a run: recorded with it in the history."""
 
 

@@ -11,7 +11,7 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "syncsvc.store.failures": ("failed_keys", "has_item"),
     "syncsvc.store.history": ("History", "open_history", "history_target", "is_postgres_url"),
     "syncsvc.store.history.export": ("Copied", "copy_history"),
-    "syncsvc.store.locks": ("LOCK_TTL_S", "RunLock"),
+    "syncsvc.store.locks": ("DRAIN_LOCK_PREFIX", "LOCK_TTL_S", "RunLock", "holder_run_id"),
     "syncsvc.store.pause": (
         "AUTOMATIC_TRIGGERS", "all_paused", "consecutive_failures", "paused", "record_success",
         "record_systemic_failure", "resume",

@@ -31,9 +31,14 @@ LOCK_TTL_S = RUN_LOCK_TTL_S
 CHECK_EVERY_S = RUN_LOCK_CHECK_EVERY_S
 
 
+DRAIN_LOCK_PREFIX = "drain-"
+"""Run-lock values of webhook drains (``drain-<run id>/<token>``): other runs wait for a drain
+(seconds) instead of failing (jobs/run.py)."""
+
+
 def holder_run_id(value: bytes | str | None) -> str | None:
-    """The run id in a lock value (``<run id>/<token>``)."""
-    return None if value is None else as_str(value).partition("/")[0]
+    """The run id in a lock value (``<run id>/<token>``, a drain's prefix removed)."""
+    return None if value is None else as_str(value).partition("/")[0].removeprefix(DRAIN_LOCK_PREFIX)
 
 
 class RunLock:

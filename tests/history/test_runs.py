@@ -100,3 +100,19 @@ def test_a_retried_run_keeps_its_first_start_and_reads_retrying_meanwhile(histor
     history.start_run("r2", "PRODUCT", {}, False)
     again = history.get_run("r2")
     assert again is not None and again["status"] == "running" and again["started_at"] == first
+
+
+def test_an_open_run_is_closed_once_with_its_reason(history: History) -> None:
+    """jobs/orphans.py closes a run Redis forgot; whoever closes it first keeps their account."""
+    history.start_run("o1", "PRODUCT", {}, False)
+    history.record_items("o1", [ItemRecord("A", "created"), ItemRecord("B", "failed")])
+    assert history.close_open_run("o1", {"total": 2, "created": 1, "failed": 1}, "JobVanished: gone")
+    assert not history.close_open_run("o1", {"total": 0}, "JobVanished: again")
+    run = history.get_run("o1")
+    assert run is not None and (run["status"], run["error"], run["total"], run["created"]) == (
+        "failed", "JobVanished: gone", 2, 1)  # fmt: skip
+    assert run["finished_at"] is not None
+    history.start_run("o2", "PRODUCT", {}, False)
+    history.finish_run("o2", "finished", {"total": 0})
+    assert not history.close_open_run("o2", {"total": 0}, "JobVanished: late")
+    assert history.get_run("o2")["status"] == "finished"  # type: ignore[index]

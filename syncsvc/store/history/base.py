@@ -168,6 +168,20 @@ class History(ABC):
         with self.session(write=True) as s:
             s.update("runs", {"run_id": run_id}, update)
 
+    def close_open_run(self, run_id: str, counts: dict[str, int], error: str) -> bool:
+        """Fail a run that is still ``running`` or ``retrying`` (an orphan, jobs/orphans.py) with
+        the reason and its recorded counts; False when it had ended already (whoever closed it
+        first keeps their account)."""
+        values: dict[str, Any] = {"status": "failed", "finished_at": utcnow(), "error": error[:2000]}
+        values.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self.session(write=True) as s:
+            changed = s.execute(
+                f"UPDATE runs SET {sets} WHERE run_id = ? AND status IN ('running', 'retrying')",
+                [*values.values(), run_id],
+            )
+        return bool(changed)
+
     def record_items(self, run_id: str, items: Iterable[ItemRecord]) -> None:
         """One transaction per call (the engine hands over a batch): not a commit per row."""
         # vars(), not dataclasses.asdict: asdict deep-copies every field and was half of this cost.
