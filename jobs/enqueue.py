@@ -238,3 +238,22 @@ def read_state_log(conn: redis.Redis, settings: Settings, job_id: str) -> list[d
 
 def attempts_started(conn: redis.Redis, settings: Settings, job_id: str) -> int:
     return sum(1 for e in read_state_log(conn, settings, job_id) if e.get("stateName") == "STARTED")
+
+
+ENDINGS = ("FINISHED", "FAILED", "FAILED_WILL_RETRY", "ABANDONED")
+
+
+def executions(conn: redis.Redis, settings: Settings, job_id: str) -> list[dict[str, Any]]:
+    """Each execution of the job, from its state log: ``attempt``, ``startedAt`` and, once it
+    ended, ``outcome`` (one of ENDINGS), ``endedAt`` and ``reason``. The run history keeps a copy
+    (``runs.attempts``) that outlives the log and Redis itself."""
+    out: list[dict[str, Any]] = []
+    for entry in read_state_log(conn, settings, job_id):
+        state = entry.get("stateName")
+        if state == "STARTED":
+            out.append({"attempt": entry.get("attempt") or len(out) + 1, "startedAt": entry.get("createdAt")})
+        elif state in ENDINGS and out and "outcome" not in out[-1]:
+            out[-1].update(outcome=state, endedAt=entry.get("createdAt"))
+            if entry.get("reason"):
+                out[-1]["reason"] = entry["reason"]
+    return out

@@ -32,7 +32,7 @@ from syncsvc.clients.katana import KatanaClient
 from syncsvc.clients.luca import LucaClient
 from syncsvc.defaults import MAX_FAILURES_IN_RESULT
 from syncsvc.domain.errors import AlreadyRunning, ConfigError, HistoryUnavailable, JobVanished, RunAborted
-from syncsvc.domain.model import OUTCOMES, ItemRecord, RunRequest
+from syncsvc.domain.model import OUTCOMES, ItemRecord, RunRequest, utcnow
 from syncsvc.domain.synctypes import sync_type as registered
 from syncsvc.keys import as_str
 from syncsvc.logsetup import bound
@@ -87,13 +87,15 @@ def run_sync(
     publish: Callable[[dict[str, Any]], None] | None = None,
     will_retry: Callable[[BaseException], bool] | None = None,
     vanished: Callable[[], bool] | None = None,
+    executions: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Run one sync; returns the summary (also the RQ job result). Raises on systemic failure;
     ``will_retry(exc)`` says whether another execution follows (the run is then ``retrying``);
     ``vanished()`` whether the run's RQ job is gone from Redis (then the run is an orphan,
-    jobs/orphans.py, and raises :class:`JobVanished`)."""
+    jobs/orphans.py, and raises :class:`JobVanished`); ``executions()`` the job's executions so
+    far, this one last (:func:`jobs.enqueue.executions`), kept in the history row's ``attempts``."""
     with bound(run_id=run_id, sync_type=request.sync_type), metrics.collecting(conn, settings.key_prefix):
-        return _run_sync(request, settings, conn, run_id, publish, will_retry, vanished)
+        return _run_sync(request, settings, conn, run_id, publish, will_retry, vanished, executions)
 
 
 def _run_sync(
@@ -104,6 +106,7 @@ def _run_sync(
     publish: Callable[[dict[str, Any]], None] | None,
     will_retry: Callable[[BaseException], bool] | None = None,
     vanished: Callable[[], bool] | None = None,
+    executions: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     sync_type, limit, dry_run, trigger = request.sync_type, request.limit, request.dry_run, request.trigger
     if trigger in pause.AUTOMATIC_TRIGGERS:
@@ -152,9 +155,10 @@ def _run_sync(
             "mode": scope.mode,
             **({"keys": list(request.keys)} if request.keys else {}),
         }
+        attempts = _executions(executions)
         history.start_run(
             run_id, sync_type, params, dry_run, trigger, scope.mode, iso_or_none(scope.cursor),
-            parent_run_id=request.parent_run_id,
+            parent_run_id=request.parent_run_id, attempts=attempts,
         )  # fmt: skip
     except BaseException:
         # Released here, not left to expire: a retry of this execution (a locked history, say)
@@ -200,7 +204,10 @@ def _run_sync(
             "cursorAfter": cursor_after,
             **prepared.extra,
         }
-        history.finish_run(run_id, "finished", counts, summary=summary, cursor_after=cursor_after)
+        history.finish_run(
+            run_id, "finished", counts, summary=summary, cursor_after=cursor_after,
+            attempts=_ended(attempts, "FINISHED"),
+        )  # fmt: skip
         succeeded = True
         control.set_phase("done")
         metrics.record_run(conn, settings.key_prefix, sync_type, "finished", counts)
@@ -222,9 +229,10 @@ def _run_sync(
             if isinstance(exc, JobVanished):
                 pass  # closed (or left open for the next check) by _close_vanished
             elif will_retry is not None and will_retry(exc):
-                history.interrupt_run(run_id, "retrying", counts, reason)  # never "failed" while a retry waits
+                # Never "failed" while a retry waits.
+                history.interrupt_run(run_id, "retrying", counts, reason, _ended(attempts, "FAILED_WILL_RETRY", reason))
             else:
-                history.finish_run(run_id, "failed", counts, error=reason)
+                history.finish_run(run_id, "failed", counts, error=reason, attempts=_ended(attempts, "FAILED", reason))
         except HistoryUnavailable as unrecorded:  # the job's error still says why the run failed
             counts = {}
             log.error("%s run %s: failure not recorded: %s", sync_type, run_id, unrecorded)
@@ -278,6 +286,28 @@ def _drain_leftovers(conn: redis.Redis, settings: Settings, sync_type: str, dry_
             start_drain(conn, settings, sync_type)
     except Exception:  # noqa: BLE001 - the next event or scheduled run picks them up
         log.warning("could not queue a drain for pending %s webhook events", sync_type, exc_info=True)
+
+
+def _executions(executions: Callable[[], list[dict[str, Any]]] | None) -> list[dict[str, Any]] | None:
+    if executions is None:
+        return None
+    try:
+        return executions()
+    except redis.RedisError:  # the row keeps what it had; the job's error still says why
+        return None
+
+
+def _ended(
+    attempts: list[dict[str, Any]] | None, outcome: str, reason: str | None = None
+) -> list[dict[str, Any]] | None:
+    """``attempts`` with this (the last) execution's outcome: the history has it even when the
+    job's state log (Redis) is lost afterwards."""
+    if not attempts:
+        return None
+    last = {**attempts[-1], "outcome": outcome, "endedAt": utcnow()}
+    if reason:
+        last["reason"] = reason.splitlines()[0][:500]
+    return [*attempts[:-1], last]
 
 
 def _heal_orphans(

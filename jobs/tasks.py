@@ -30,7 +30,7 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from jobs.enqueue import attempts_started, log_state
+from jobs.enqueue import attempts_started, executions, log_state
 from jobs.orphans import job_vanished
 from jobs.reconcile import reconcile
 from jobs.run import run_sync
@@ -111,7 +111,7 @@ def _run_job(req: RunRequest, settings: Settings, job: Job | None) -> dict[str, 
     try:
         summary = run_sync(
             req, settings=settings, conn=conn, run_id=job.id, publish=publish, will_retry=will_retry,
-            vanished=lambda: job_vanished(conn, job.id),
+            vanished=lambda: job_vanished(conn, job.id), executions=lambda: executions(conn, settings, job.id),
         )  # fmt: skip
     except BaseException as exc:
         outcome = "FAILED_WILL_RETRY" if will_retry(exc) else "FAILED"

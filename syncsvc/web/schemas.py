@@ -299,9 +299,20 @@ class JobStatus(_Model):
     retries_left: int | None = Field(description="automatic retries RQ still has")
 
 
+class Execution(_Model):
+    attempt: int = Field(description="which execution of the run's job (1, 2, ...)")
+    started_at: str | None
+    ended_at: str | None = None
+    outcome: HistoryState | None = Field(None, description="FINISHED, FAILED, FAILED_WILL_RETRY or ABANDONED")
+    reason: str | None = Field(None, description="why that execution failed or was abandoned")
+
+
 class Run(Counts):
     run_id: str
-    parent_run_id: str | None = Field(None, description="the run whose failed items this run retried")
+    parent_run_id: str | None = Field(
+        None, description="the run whose failed items this run retried, or the orphan it resumes (trigger recovery)"
+    )
+    attempts: list[Execution] | None = Field(None, description="each execution of the run's job, oldest first")
     mode: str | None = Field(None, description="full, incremental or drain")
     cursor_before: str | None = None
     cursor_after: str | None = None

@@ -6,6 +6,9 @@ The real entry point ``jobs.tasks.run_sync_job`` runs in an RQ worker against th
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,11 @@ from syncsvc.domain.model import RunRequest
 from syncsvc.net import free_port
 from syncsvc.settings import from_env
 from syncsvc.store.history import open_history
+from syncsvc.store.history import sqlite as sqlite_history
 from syncsvc.store.serializer import PlainPickleSerializer
 from syncsvc.web import schemas
 from syncsvc.web.job_view import describe_job
+from tests.service_fixtures import AUTH, make_app
 
 
 def _run_job(
@@ -120,3 +125,69 @@ def test_a_malformed_request_on_the_queue_fails_without_retry(
     assert job.get_status() == JobStatus.FAILED and job.retries_left == 0
     assert job.latest_result() is not None
     assert "InvalidRequest: limit must be a positive integer" in (job.latest_result().exc_string or "")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("when", ["at-start", "mid-run"])
+def test_a_run_retried_after_a_locked_history_keeps_the_failure_in_its_history(
+    when: str,
+    sandbox: Sandbox,
+    redis_url: str,
+    redis_conn: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #10 defect 8: after a long SQLite lock the retried run's history read QUEUED ->
+    STARTED -> FINISHED, the failure reason only in the worker log. Locked as the run starts, the
+    retry also found the failed execution's run lock still held (AlreadyRunning) and failed too."""
+    monkeypatch.setattr(sqlite_history, "BUSY_TIMEOUT_S", 1)  # the lock outlasts it: 30 s in production
+    env = _env(sandbox, redis_url, tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = from_env(load_dotenv=False)
+    sandbox.admin("luca", "POST", "faults", {"latency_ms": 20, "faults": {}})
+    history = open_history(env["SYNC_HISTORY_DB"])
+    job_id = start_sync(redis_conn, settings, RunRequest("PRODUCT"))
+    taken = threading.Event()
+
+    def lock_the_history() -> None:
+        while when == "mid-run" and history.outcome_counts(job_id).get("created", 0) < 10:
+            time.sleep(0.02)
+        db = sqlite3.connect(env["SYNC_HISTORY_DB"], isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")  # another process writing for longer than the busy timeout
+        taken.set()
+        time.sleep(3)
+        db.execute("ROLLBACK")
+        db.close()
+
+    locker = threading.Thread(target=lock_the_history)
+    locker.start()
+    if when == "at-start":
+        taken.wait(10)
+    worker = SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer)
+    worker.work(burst=True)
+    locker.join()
+    scheduled = ScheduledJobRegistry(queue=sync_queue(redis_conn))
+    assert scheduled.get_job_ids() == [job_id]  # RQ's retry, 30 s later: now
+    job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
+    scheduled.remove(job)
+    sync_queue(redis_conn).enqueue_job(job)
+    worker.work(burst=True)
+
+    view = describe_job(
+        redis_conn, settings, Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
+    )
+    states = [(h["stateName"], h.get("attempt")) for h in view["history"]]
+    assert states == [("QUEUED", None), ("STARTED", 1), ("FAILED_WILL_RETRY", 1), ("STARTED", 2), ("FINISHED", 2)]
+    assert "database is locked" in view["history"][2]["reason"]
+    run = history.get_run(job_id)
+    history.close()
+    assert run is not None and run["status"] == "finished" and run["error"] is None
+    first, second = run["attempts"]
+    assert (first["attempt"], first["outcome"], second["attempt"], second["outcome"]) == (
+        1, "FAILED_WILL_RETRY", 2, "FINISHED")  # fmt: skip
+    assert first["reason"].startswith("HistoryUnavailable: SQLite history") and "database is locked" in first["reason"]
+    # The API shows it with the run.
+    client = make_app(settings).test_client()
+    shown = client.get(f"/api/sync/history/{job_id}", headers=AUTH).json
+    schemas.RunDetail.model_validate(shown)
+    assert [a["outcome"] for a in shown["attempts"]] == ["FAILED_WILL_RETRY", "FINISHED"]

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from sandbox.testing import Sandbox
-from tests.integration.engine_helpers import luca_state
+from syncsvc.store.history import open_history
+from tests.integration.engine_helpers import expected_card_codes, luca_records, luca_state
 from tests.reliability import figures
 from tests.reliability.checks import accounted, assert_luca_exact
-from tests.reliability.stack import Service, luca_duplicates
+from tests.reliability.stack import Service, kill, luca_duplicates
 
 DATA = ("--products", "120", "--variants-per-product", "2-3", "--customers", "60", "--orders", "120")
 SLOW_LUCA = {"latency_ms": 80, "jitter_ms": 20, "faults": {}}
@@ -100,9 +102,12 @@ def test_redis_flushed_mid_run_then_run_again(
     client.close()
     assert svc.http.get(f"{svc.url}/api/sync/job/{lost_job}", timeout=10).status_code == 404
 
-    # Nothing in Redis remembers the run, so the API accepts a new one at once.
+    # Nothing in Redis remembers the run, so the API accepts a new one at once (unless the
+    # orphaned run, noticing, queued its own continuation first: then that is the new run).
     sb.admin("luca", "POST", "faults", {"latency_ms": 10, "faults": {}})
-    job_id = svc.start_sync(sync_type)
+    resp = svc.http.post(f"{svc.url}/api/sync/start", json={"syncType": sync_type}, timeout=10)
+    assert resp.status_code in (202, 409), resp.text
+    job_id = resp.json()["jobId"]
     svc.wait_job(job_id, timeout=300)
     # Let the orphaned first run (still executing in its work horse) end before counting.
     deadline = time.monotonic() + 120
@@ -142,3 +147,60 @@ def test_redis_flushed_between_runs(make_sandbox: Callable[..., Sandbox], make_s
     found = assert_luca_exact(sb, accounted(svc.history_db, second["INVOICE"])["failed_items"])
     figures.record("Redis FLUSHALL between runs", items=sum(r["total"] for r in results.values()),
                    duplicates=found["duplicates"], lost=found["lost"])  # fmt: skip
+
+
+def _healed(svc: Service, lost: str, timeout: float = 300) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Wait until the orphan ``lost`` is closed and the run resuming it has finished, with nobody
+    starting anything; returns both history rows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        history = open_history(svc.history_db, migrate=False)
+        try:
+            orphan = history.get_run(lost)
+            resumed = [r for r in history.list_runs(limit=50)[0] if r["parent_run_id"] == lost]
+        finally:
+            history.close()
+        if orphan and orphan["status"] == "failed" and resumed and resumed[0]["status"] == "finished":
+            return orphan, resumed[0]
+        assert time.monotonic() < deadline, f"{lost} not healed: {orphan} {resumed}\n{svc.tails()}"
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("worker_died", [False, True], ids=["worker-lives", "worker-died-too"])
+def test_a_run_orphaned_by_a_flush_heals_without_anybody(
+    make_sandbox: Callable[..., Sandbox], make_service: Callable[..., Service], worker_died: bool
+) -> None:
+    """Issue #10 defect 8: the orphaned PRODUCT run was marked failed and its missing cards waited
+    for someone to start PRODUCT again (worker alive), or its row stayed ``running`` for ever
+    (worker dead too). Now it is closed with the reason and its items, and a ``recovery`` run
+    does the rest by itself."""
+    sb = make_sandbox(*DATA)
+    sb.admin("luca", "POST", "faults", SLOW_LUCA)
+    svc = make_service(sb, workers=1)
+    lost = svc.start_sync("PRODUCT")
+    svc.wait_progress(lost, processed=40, timeout=120)
+    if worker_died:
+        kill(svc.workers[0])
+    client = svc.redis.client()
+    client.flushall()
+    client.close()
+    flushed = time.monotonic()
+    if worker_died:
+        svc.add_worker()  # the supervisor's restart; its watchdog finds the orphan
+    sb.admin("luca", "POST", "faults", {"latency_ms": 10, "faults": {}})
+    orphan, resumed = _healed(svc, lost)
+    healed_s = round(time.monotonic() - flushed, 1)
+    assert orphan["error"].startswith("JobVanished: Redis lost this run's job and run lock"), orphan["error"]
+    assert resumed["run_id"] in orphan["error"] and resumed["trigger"] == "recovery"
+    assert orphan["created"] >= 40 if not worker_died else orphan["created"] > 0
+    run = accounted(svc.history_db, resumed["run_id"])
+    assert luca_duplicates(sb) == {"stock_cards": [], "customers": [], "invoices": []}
+    cards = {r["kartKodu"] for r in luca_records(sb, "stock_cards")}
+    assert cards == expected_card_codes(sb)
+    figures.record(
+        f"Redis FLUSHALL mid-PRODUCT run, {'worker killed too' if worker_died else 'worker alive'}: healed",
+        items=run["items"],
+        seconds=healed_s,
+        duplicates=0,
+        lost=0,
+    )

@@ -128,7 +128,10 @@ class History(ABC):
         mode: str | None = None,
         cursor_before: str | None = None,
         parent_run_id: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
+        """The run's row, status ``running``. ``attempts``: its executions so far (the job's state
+        log), merged into those the row already has (see :func:`merge_attempts`)."""
         row = {
             "parent_run_id": parent_run_id,
             "run_id": run_id,
@@ -146,9 +149,12 @@ class History(ABC):
         with self.session(write=True, atomic=False) as s:
             # Another execution of the same run (a retry, a resumed run) continues its row: it keeps
             # its items and the run's first startedAt (the job's state log has each execution's).
-            before = s.rows("runs", "run_id = ?", [run_id], select="started_at")
+            before = s.rows("runs", "run_id = ?", [run_id], select="started_at, attempts")
             if before and before[0]["started_at"]:
                 row["started_at"] = before[0]["started_at"]
+            if attempts is not None:
+                known = json.loads(before[0]["attempts"]) if before and before[0]["attempts"] else []
+                row["attempts"] = json.dumps(merge_attempts(known, attempts))
             s.upsert("runs", [row], RUN_PK)
 
     def update_counts(self, run_id: str, counts: dict[str, int]) -> None:
@@ -157,7 +163,9 @@ class History(ABC):
         with self.session(write=True) as s:
             s.update("runs", {"run_id": run_id}, values)
 
-    def interrupt_run(self, run_id: str, status: str, counts: dict[str, int], error: str) -> None:
+    def interrupt_run(
+        self, run_id: str, status: str, counts: dict[str, int], error: str, attempts: list[dict[str, Any]] | None = None
+    ) -> None:
         """An execution ended without ending the run (``retrying``), or a dead one's run is over
         (``failed``): status, reason and the counts recorded so far."""
         if status not in ("retrying", "failed"):
@@ -165,6 +173,8 @@ class History(ABC):
         update: dict[str, Any] = {"status": status, "error": error[:2000]}
         update["finished_at"] = utcnow() if status == "failed" else None
         update.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
+        if attempts is not None:
+            update["attempts"] = json.dumps(attempts)
         with self.session(write=True) as s:
             s.update("runs", {"run_id": run_id}, update)
 
@@ -199,6 +209,7 @@ class History(ABC):
         error: str | None = None,
         summary: dict[str, Any] | None = None,
         cursor_after: str | None = None,
+        attempts: list[dict[str, Any]] | None = None,
     ) -> None:
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}")
@@ -210,6 +221,8 @@ class History(ABC):
         }
         if cursor_after is not None:
             update["cursor_after"] = cursor_after
+        if attempts is not None:
+            update["attempts"] = json.dumps(attempts)
         update.update({k: int(counts.get(k, 0)) for k in ("total", *OUTCOMES)})
         with self.session(write=True, atomic=False) as s:
             if not s.update("runs", {"run_id": run_id}, update):
@@ -374,9 +387,21 @@ def _where(filters: dict[str, Any]) -> tuple[str | None, list[Any]]:
     return " AND ".join(f"{k} = ?" for k, _ in parts), [v for _, v in parts]
 
 
+def merge_attempts(known: list[dict[str, Any]], latest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per attempt number: the job's state log (``latest``) wins, except over an entry
+    that says how the attempt ended when the log's does not (a log cut short by a Redis that
+    lost its data)."""
+    merged = {int(a.get("attempt") or 0): a for a in known}
+    for entry in latest:
+        number = int(entry.get("attempt") or 0)
+        if "outcome" in entry or "outcome" not in merged.get(number, {}):
+            merged[number] = entry
+    return [merged[n] for n in sorted(merged)]
+
+
 def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
-    for key in ("params", "summary"):
+    for key in ("params", "summary", "attempts"):
         if out.get(key):
             out[key] = json.loads(out[key])
     out["dry_run"] = bool(out.get("dry_run"))

@@ -129,6 +129,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         # /readyz proves the history takes writes by writing this one row (both backends).
         CreateTable("heartbeat", {"id": int, "pid": int, "at": str}, pk=("id",)),
     )),
+    Migration(6, "runs: each execution's start and outcome", (
+        # JSON list of {attempt, startedAt, endedAt, outcome, reason}: a retried run keeps why an
+        # earlier execution failed (issue #10 defect 8), also after Redis lost the job's state log.
+        AddColumn("runs", "attempts", str),
+    )),
 )  # fmt: skip
 
 LATEST = MIGRATIONS[-1].version
