@@ -56,10 +56,9 @@ def find_orphans(
     conn: redis.Redis, settings: Settings, history: History, sync_type: str, exclude: str | None = None
 ) -> list[dict[str, Any]]:
     """``sync_type``'s open history rows whose run nothing in Redis remembers, oldest first."""
-    open_rows = [r for status in ("running", "retrying") for r in history.list_runs(sync_type, status, limit=50)[0]]
     holder = holder_run_id(conn.get(Keys(settings.key_prefix).run_lock(sync_type)))
-    found = [r for r in open_rows if r["run_id"] not in (exclude, holder) and job_vanished(conn, r["run_id"])]
-    return sorted(found, key=lambda r: (r["started_at"] or "", r["run_id"]))
+    open_rows = history.open_runs(sync_type)
+    return [r for r in open_rows if r["run_id"] not in (exclude, holder) and job_vanished(conn, r["run_id"])]
 
 
 @dataclass(frozen=True)

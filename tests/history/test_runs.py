@@ -106,6 +106,10 @@ def test_an_open_run_is_closed_once_with_its_reason(history: History) -> None:
     """jobs/orphans.py closes a run Redis forgot; whoever closes it first keeps their account."""
     history.start_run("o1", "PRODUCT", {}, False)
     history.record_items("o1", [ItemRecord("A", "created"), ItemRecord("B", "failed")])
+    history.start_run("o0", "PRODUCT", {}, False)
+    history.interrupt_run("o0", "retrying", {}, "Unavailable: Luca down")
+    history.start_run("c1", "CUSTOMER", {}, False)
+    assert {r["run_id"] for r in history.open_runs("PRODUCT")} == {"o1", "o0"}
     assert history.close_open_run("o1", {"total": 2, "created": 1, "failed": 1}, "JobVanished: gone")
     assert not history.close_open_run("o1", {"total": 0}, "JobVanished: again")
     run = history.get_run("o1")
@@ -116,3 +120,4 @@ def test_an_open_run_is_closed_once_with_its_reason(history: History) -> None:
     history.finish_run("o2", "finished", {"total": 0})
     assert not history.close_open_run("o2", {"total": 0}, "JobVanished: late")
     assert history.get_run("o2")["status"] == "finished"  # type: ignore[index]
+    assert [r["run_id"] for r in history.open_runs("PRODUCT")] == ["o0"]

@@ -274,6 +274,14 @@ class History(ABC):
             rows = s.rows("runs", where, args, order_by="started_at DESC, run_id DESC", limit=limit, offset=offset)
         return [_decode_run(r) for r in rows], total
 
+    def open_runs(self, sync_type: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The type's runs still ``running`` or ``retrying``, oldest first (jobs/orphans.py checks
+        them at every run start and watchdog pass: no count, one small read)."""
+        where = "sync_type = ? AND status IN ('running', 'retrying')"
+        with self.session() as s:
+            rows = s.rows("runs", where, [sync_type], order_by="started_at, run_id", limit=limit)
+        return [_decode_run(r) for r in rows]
+
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         with self.session() as s:
             rows = s.rows("runs", "run_id = ?", [run_id])
