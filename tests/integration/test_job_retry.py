@@ -163,14 +163,14 @@ def test_a_run_retried_after_a_locked_history_keeps_the_failure_in_its_history(
     locker.start()
     if when == "at-start":
         taken.wait(10)
-    worker = SimpleWorker([sync_queue(redis_conn)], connection=redis_conn, serializer=PlainPickleSerializer)
+    worker = SimpleWorker([sync_queue(redis_conn, settings)], connection=redis_conn, serializer=PlainPickleSerializer)
     worker.work(burst=True)
     locker.join()
-    scheduled = ScheduledJobRegistry(queue=sync_queue(redis_conn))
+    scheduled = ScheduledJobRegistry(queue=sync_queue(redis_conn, settings))
     assert scheduled.get_job_ids() == [job_id]  # RQ's retry, 30 s later: now
     job = Job.fetch(job_id, connection=redis_conn, serializer=PlainPickleSerializer)
     scheduled.remove(job)
-    sync_queue(redis_conn).enqueue_job(job)
+    sync_queue(redis_conn, settings).enqueue_job(job)
     worker.work(burst=True)
 
     view = describe_job(

@@ -47,8 +47,8 @@ def settings(sandbox: Sandbox, redis_url: str, tmp_path: Path, monkeypatch: pyte
     return from_env(load_dotenv=False)
 
 
-def work(conn: redis.Redis) -> None:
-    SimpleWorker([sync_queue(conn)], connection=conn, serializer=PlainPickleSerializer).work(burst=True)
+def work(conn: redis.Redis, settings: Settings) -> None:
+    SimpleWorker([sync_queue(conn, settings)], connection=conn, serializer=PlainPickleSerializer).work(burst=True)
 
 
 def runs(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -86,7 +86,7 @@ def test_a_run_whose_redis_lost_its_data_closes_and_its_work_is_resumed(
 
     flusher = threading.Thread(target=flush_mid_run)
     flusher.start()
-    work(redis_conn)  # the run, then (same burst) whatever the heal queued
+    work(redis_conn, settings)  # the run, then (same burst) whatever the heal queued
     flusher.join()
     history.close()
 
@@ -130,14 +130,14 @@ def test_the_watchdog_closes_an_orphan_of_a_dead_worker_and_resumes_it(
     assert closed is not None and closed["status"] == "failed", closed
     assert closed is not None and closed["status"] == "failed"
     assert (closed["total"], closed["created"], closed["skipped"]) == (2, 1, 1)
-    queued = sync_queue(redis_conn).job_ids
+    queued = sync_queue(redis_conn, settings).job_ids
     assert len(queued) == 1 and closed["error"].endswith(f"resumed by run {queued[0]}")
     limited = history.get_run("dead-retry")
     assert limited is not None and limited["status"] == "failed"
     assert limited["error"].endswith("a dry or limited run: nothing to resume")
     history.close()
 
-    work(redis_conn)
+    work(redis_conn, settings)
     resumed = runs(settings)[queued[0]]
     assert (resumed["parent_run_id"], resumed["trigger"], resumed["status"]) == ("dead-run", "recovery", "finished")
     assert luca_state(sandbox)["customers"]["count"] == resumed["total"] - resumed["failed"] > 0
@@ -150,12 +150,12 @@ def test_a_start_of_that_type_closes_the_orphan_and_covers_its_work(
     orphan_row(history, "dead-run", "CUSTOMER")
     history.close()
     job_id = start_sync(redis_conn, settings, RunRequest("CUSTOMER"))  # no cursor left: a full run
-    work(redis_conn)
+    work(redis_conn, settings)
     rows = runs(settings)
     assert rows["dead-run"]["status"] == "failed"
     assert rows["dead-run"]["error"].endswith(f"its unfinished work is done by run {job_id}")
     assert rows[job_id]["status"] == "finished" and len(rows) == 2  # no continuation besides it
-    assert sync_queue(redis_conn).job_ids == []
+    assert sync_queue(redis_conn, settings).job_ids == []
 
 
 def test_runs_redis_still_knows_are_not_orphans(settings: Settings, redis_conn: redis.Redis) -> None:
