@@ -179,8 +179,7 @@ def _run_sync(
         control.set_phase("syncing")
 
         def record(rows: list[ItemRecord]) -> None:
-            history.record_items(run_id, rows)
-            history.update_counts(run_id, control.counters.snapshot())  # the history list is live
+            history.record_batch(run_id, rows, control.counters.snapshot())  # the history list is live
 
         recorder = Recorder(record, settings.batch_size)
         result = Engine(settings, control, recorder).run(prepared.items, prepared.handler)

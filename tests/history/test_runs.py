@@ -121,3 +121,18 @@ def test_an_open_run_is_closed_once_with_its_reason(history: History) -> None:
     assert not history.close_open_run("o2", {"total": 0}, "JobVanished: late")
     assert history.get_run("o2")["status"] == "finished"  # type: ignore[index]
     assert [r["run_id"] for r in history.open_runs("PRODUCT")] == ["o0"]
+
+
+def test_a_batch_writes_its_items_and_the_live_counts_together(history: History) -> None:
+    history.start_run("r3", "PRODUCT", {}, False)
+    history.record_batch(
+        "r3",
+        [ItemRecord("A", "skipped"), ItemRecord("B", "failed", message="no SKU")],
+        {"total": 2, "skipped": 1, "failed": 1},
+    )
+    history.record_batch("r3", [ItemRecord("B", "created", luca_id=7)], {"total": 2, "skipped": 1, "created": 1})
+    run = history.get_run("r3")
+    assert run is not None and (run["total"], run["skipped"], run["created"], run["failed"]) == (2, 1, 1, 0)
+    assert history.outcome_counts("r3") == {"skipped": 1, "created": 1}
+    history.record_batch("r3", [], {"total": 3, "skipped": 2, "created": 1})  # counts alone still move
+    assert history.get_run("r3")["total"] == 3  # type: ignore[index]

@@ -9,6 +9,7 @@ instead of waiting). The same lock makes migrations exclusive across processes.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sqlite3
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from sqlite_utils.db import NotFoundError, quote_identifier
+from sqlite_utils.db import quote_identifier
 
 from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.domain.model import utcnow
@@ -67,6 +68,11 @@ def check_writable(path: str) -> None:
             )
 
 
+def _plain(value: Any) -> Any:
+    """What sqlite-utils stored for containers: their JSON text."""
+    return json.dumps(value, default=str) if isinstance(value, (dict, list, tuple)) else value
+
+
 class SqliteSession:
     """The session primitives on sqlite-utils' own table API."""
 
@@ -74,14 +80,25 @@ class SqliteSession:
         self.db = db
 
     def upsert(self, table: str, rows: Sequence[dict[str, Any]], pk: tuple[str, ...]) -> None:
-        self.db.table(table).upsert_all(rows, pk=pk[0] if len(pk) == 1 else pk, batch_size=500)
+        # One prepared INSERT ... ON CONFLICT run over the rows (SQLite >= 3.24), as the PostgreSQL
+        # backend does. sqlite-utils' upsert_all introspects the table (sqlite_master, table_info)
+        # on every call: on the engine's hot path (a batch of 20 items) that was most of the cost.
+        cols = list(rows[0])
+        rest = [c for c in cols if c not in pk]
+        action = "DO UPDATE SET " + ", ".join(f"{quote_identifier(c)} = excluded.{quote_identifier(c)}" for c in rest)
+        statement = (
+            f"INSERT INTO {quote_identifier(table)} ({', '.join(map(quote_identifier, cols))}) "
+            f"VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT ({', '.join(map(quote_identifier, pk))}) {action if rest else 'DO NOTHING'}"
+        )
+        self.db.conn.executemany(statement, ([_plain(row[c]) for c in cols] for row in rows))
 
     def update(self, table: str, pk: dict[str, Any], values: dict[str, Any]) -> int:
-        try:
-            self.db.table(table).update(list(pk.values()), values)
-        except NotFoundError:
-            return 0
-        return 1
+        sets = ", ".join(f"{quote_identifier(c)} = ?" for c in values)
+        where = " AND ".join(f"{quote_identifier(c)} = ?" for c in pk)
+        return self.execute(
+            f"UPDATE {quote_identifier(table)} SET {sets} WHERE {where}", [*map(_plain, values.values()), *pk.values()]
+        )
 
     def rows(
         self,
