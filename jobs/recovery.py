@@ -14,6 +14,11 @@ goes to the front of the queue; a live worker resumes it at once and skips every
 done (idempotent upserts, the run's own creation claims). With no retry left the job is failed
 with the reason and the claim is free for a new start.
 
+A webhook drain holds the run lock like any run but takes no claim; it names itself in
+``...:drain:<TYPE>:running`` instead (``jobs/run.py``), and is handed back the same way. Its
+next execution takes the refs the dead one left in ``...:inflight`` (``PendingEvents.take``);
+a dead run with no retry left gets a fresh drain for them.
+
 Who calls it: the API on every start of that type (:func:`jobs.enqueue.start_sync`) and a
 watchdog thread in every worker started with ``-c syncsvc.ops.rq_settings`` (every
 ``WATCH_EVERY_S``), so a dead run resumes within LOCK_TTL_S + WATCH_EVERY_S of the kill even when
@@ -32,7 +37,7 @@ import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from jobs.enqueue import attempts_started, current_claim, log_state, sync_queue
+from jobs.enqueue import attempts_started, current_claim, log_state, start_drain, sync_queue
 from jobs.orphans import heal_all
 from syncsvc.domain.errors import HistoryUnavailable
 from syncsvc.domain.synctypes import SYNC_TYPES
@@ -40,6 +45,7 @@ from syncsvc.keys import Keys
 from syncsvc.settings import Settings
 from syncsvc.store.history import open_history
 from syncsvc.store.locks import LOCK_TTL_S
+from syncsvc.store.pending import PendingEvents
 from syncsvc.store.serializer import PlainPickleSerializer
 
 log = logging.getLogger(__name__)
@@ -61,19 +67,27 @@ def _seconds_since(moment: datetime | None) -> float:
 
 
 def dead_execution(conn: redis.Redis, settings: Settings, sync_type: str) -> Job | None:
-    """The job holding ``sync_type``'s claim when its execution is dead, else None."""
+    """The job holding ``sync_type``'s claim, or its webhook drain that held the run lock, when
+    that execution is dead; else None. Drains take no claim (a webhook never gets a 409), so
+    without the drain's own marker a killed drain stayed STARTED until RQ's 10-minute maintenance
+    and the refs it had taken waited in ``...:inflight`` with no drain queued to take them."""
     lock = Keys(settings.key_prefix).run_lock(sync_type)
-    job_id = current_claim(conn, settings, sync_type)
-    if job_id is None or conn.exists(lock):
+    if conn.exists(lock):
         return None
-    try:
-        job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
-    except NoSuchJobError:
-        return None
-    if job.get_status(refresh=False) != JobStatus.STARTED or _seconds_since(job.started_at) < START_GRACE_S:
-        return None
-    # Re-check after reading the job: a live execution may have taken the lock meanwhile.
-    return None if conn.exists(lock) else job
+    holders = (
+        current_claim(conn, settings, sync_type),
+        PendingEvents(conn, settings.key_prefix, sync_type).running_drain(),
+    )
+    for job_id in dict.fromkeys(h for h in holders if h is not None):
+        try:
+            job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
+        except NoSuchJobError:
+            continue
+        if job.get_status(refresh=False) != JobStatus.STARTED or _seconds_since(job.started_at) < START_GRACE_S:
+            continue
+        # Re-check after reading the job: a live execution may have taken the lock meanwhile.
+        return None if conn.exists(lock) else job
+    return None
 
 
 def recover(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None:
@@ -100,6 +114,10 @@ def recover(conn: redis.Redis, settings: Settings, sync_type: str) -> str | None
             queue.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=ABANDONED, pipeline=pipe)
             pipe.execute()
         outcome = "failed (no retry left)"
+        pending = PendingEvents(conn, settings.key_prefix, sync_type)
+        pending.clear_running(job.id)
+        if pending.size():  # what it had taken (or was waiting) goes to a new drain
+            start_drain(conn, settings, sync_type)
     reason = f"{ABANDONED}; {outcome}"
     log_state(conn, settings, job.id, "ABANDONED", attempts_started(conn, settings, job.id), reason)
     mark_interrupted(

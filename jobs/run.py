@@ -119,9 +119,10 @@ def _run_sync(
     started = time.monotonic()
     drain = request.mode == "drain"
     lock = RunLock(conn, settings.key_prefix, sync_type, f"{DRAIN_LOCK_PREFIX}{run_id}" if drain else run_id)
+    pending = PendingEvents(conn, settings.key_prefix, sync_type)
     if drain:
         # From now on new events queue the next drain: this one may already have taken its set.
-        PendingEvents(conn, settings.key_prefix, sync_type).release_drain(run_id)
+        pending.release_drain(run_id)
     try:
         _acquire(lock, drain)
     except AlreadyRunning as exc:
@@ -130,10 +131,20 @@ def _run_sync(
         # The run holding the lock starts a drain itself when it ends if events are pending.
         log.info("%s drain %s deferred: %s", sync_type, run_id, exc)
         return {"runId": run_id, "syncType": sync_type, "mode": "drain", "deferred": True, "reason": str(exc)}
+
+    def unlock() -> None:
+        lock.release()
+        if drain:
+            pending.clear_running(run_id)
+
+    if drain:
+        # Before it takes anything: a drain has no start claim, so this is what lets the
+        # watchdog find it (and hand it back, in-flight refs and all) if its worker is killed.
+        pending.mark_running(run_id)
     try:
         history = open_history(settings)
     except BaseException as exc:
-        lock.release()
+        unlock()
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         log.error("%s run %s cannot start: %s", sync_type, run_id, reason, extra={"reason": type(exc).__name__})
         if publish is not None:  # the job itself says why, also while RQ waits to retry it
@@ -163,7 +174,7 @@ def _run_sync(
     except BaseException:
         # Released here, not left to expire: a retry of this execution (a locked history, say)
         # would otherwise find its own lock and fail AlreadyRunning.
-        lock.release()
+        unlock()
         history.close()
         raise
     ctx.scope = scope
@@ -250,7 +261,7 @@ def _run_sync(
         raise
     finally:
         control.stop()
-        lock.release()
+        unlock()
         ctx.katana.close()
         ctx.luca.close()
         _retention(history, settings)

@@ -138,6 +138,11 @@ class Keys:
         """String: the id of this type's queued (not yet started) webhook drain job."""
         return self._key("drain", sync_type, "queued")
 
+    def drain_running(self, sync_type: str) -> str:
+        """String: the id of the drain job holding this type's run lock (jobs/recovery.py finds a
+        dead drain through it: drains take no start claim)."""
+        return self._key("drain", sync_type, "running")
+
     # -- schedules (jobs/schedule.py, ops/scheduler.py) ---------------------------------------------
 
     def cron_leader(self) -> str:

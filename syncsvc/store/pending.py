@@ -14,6 +14,11 @@ items are written and recorded. A drain killed half way leaves ``...:inflight`` 
 next drain (or RQ's retry of the killed job) takes it again together with the new pending refs;
 both keys live in Redis, whose append-only file keeps them across a restart. Only one run per
 type holds the run lock, so only one drain at a time owns ``...:inflight``.
+
+A drain takes no start claim, so the run lock's silence alone cannot say *which* job died
+holding it: ``...:drain:<TYPE>:running`` names the drain that holds the lock, and stays behind
+when its worker is killed. That is how the watchdog (``jobs/recovery.py``) finds the dead drain
+and hands it back, whose next execution takes ``...:inflight`` again.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ redis.call('DEL', KEYS[1])
 return redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 """
 
+_DEL_IF = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
 
 class PendingEvents:
     def __init__(self, conn: redis.Redis, prefix: str, sync_type: str) -> None:
@@ -39,6 +46,7 @@ class PendingEvents:
         self.key = keys.webhook_pending(sync_type)
         self.inflight_key = keys.webhook_inflight(sync_type)
         self.queued_key = keys.drain_queued(sync_type)
+        self.running_key = keys.drain_running(sync_type)
 
     # -- the one queued drain ------------------------------------------------------------------
     # ``...:drain:<TYPE>:queued`` holds the id of a drain job that is queued and has not started:
@@ -52,14 +60,23 @@ class PendingEvents:
         if job_id is None:
             self.conn.delete(self.queued_key)
         else:
-            self.conn.eval(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                1, self.queued_key, job_id,
-            )  # fmt: skip
+            self.conn.eval(_DEL_IF, 1, self.queued_key, job_id)
 
     def queued_drain(self) -> str | None:
         raw = self.conn.get(self.queued_key)
         return as_str(raw) if raw is not None else None
+
+    # -- the drain holding the run lock ----------------------------------------------------------
+
+    def mark_running(self, job_id: str) -> None:
+        self.conn.set(self.running_key, job_id)
+
+    def running_drain(self) -> str | None:
+        raw = self.conn.get(self.running_key)
+        return as_str(raw) if raw is not None else None
+
+    def clear_running(self, job_id: str) -> None:
+        self.conn.eval(_DEL_IF, 1, self.running_key, job_id)
 
     def add(self, refs: Iterable[str], at_ms: int | None = None) -> int:
         """Record refs; returns how many were new (0 = every one was already pending)."""
