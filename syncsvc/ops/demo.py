@@ -54,6 +54,8 @@ def child_env(redis_url: str, katana_url: str, luca_url: str, api_url: str, toke
     return {
         "REDIS_URL": redis_url,
         "SYNC_INSTANCE": DEMO_INSTANCE,
+        # The older name too: a SYNC_KEY_PREFIX in the user's .env would otherwise disagree.
+        "SYNC_KEY_PREFIX": DEMO_INSTANCE,
         "KATANA_BASE_URL": f"{katana_url}/v1",
         "KATANA_API_KEY": KATANA_KEY,
         "LUCA_BASE_URL": f"{luca_url}/Yetki",
