@@ -84,7 +84,7 @@ def console_stack(sandbox_session: Sandbox, tmp_path_factory: pytest.TempPathFac
     env = stack_env(url, tmp, sandbox_session.katana_url, sandbox_session.luca_url, port)
     for test_hook in ("SYNCSVC_JOB_FUNCTION", "SYNC_PRELOAD"):  # the real jobs
         env.pop(test_hook)
-    env["SYNC_KEY_PREFIX"] = "console"
+    env.pop("SYNC_KEY_PREFIX")  # the default deployment: its queue is `sync`, as the pages say
     try:
         with running_stack(env, port, tmp / "logs") as running:
             yield running
