@@ -17,7 +17,7 @@ from tests.service_fixtures import AUTH, TOKEN, make_app, make_settings
 
 SAMPLE = {
     "job_id": "abc",
-    "queue_name": "sync",
+    "queue_name": "svctest",  # the test deployment's queue (make_settings)
     "registry_name": "failed",
     "instance_number": "0",
     "per_page": "8",
@@ -63,7 +63,7 @@ def test_dashboard_blueprint_is_mounted_with_its_actions(app: Flask) -> None:
 
 @pytest.mark.parametrize("prefix", ["/rq", "/api"])
 def test_every_route_refuses_without_or_with_a_wrong_token(app: Flask, redis_conn: redis.Redis, prefix: str) -> None:
-    redis_conn.lpush("rq:queue:sync", "sentinel")  # an "empty" action would remove it
+    redis_conn.lpush("rq:queue:svctest", "sentinel")  # an "empty" action would remove it
     client = app.test_client()
     calls = protected_calls(app, prefix)
     assert calls
@@ -74,7 +74,7 @@ def test_every_route_refuses_without_or_with_a_wrong_token(app: Flask, redis_con
             assert resp.json["success"] is False
             # Never Basic: a browser would cache it and re-send it with cross-site requests.
             assert resp.headers["WWW-Authenticate"] == 'Bearer realm="syncsvc"'
-    assert redis_conn.lrange("rq:queue:sync", 0, -1) == [b"sentinel"]
+    assert redis_conn.lrange("rq:queue:svctest", 0, -1) == [b"sentinel"]
 
 
 def test_requeue_all_by_get_is_refused(app: Flask, redis_conn: redis.Redis) -> None:

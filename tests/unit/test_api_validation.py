@@ -102,7 +102,7 @@ def test_bad_start_is_400_json_and_enqueues_nothing(client: FlaskClient, redis_c
     assert resp.status_code == 400 and resp.json["success"] is False
     resp = client.post("/api/sync/start", data="syncType=PRODUCT", headers=AUTH)
     assert resp.status_code == 400 and "Content-Type" in resp.json["error"]
-    assert redis_conn.llen("rq:queue:sync") == 0
+    assert redis_conn.llen("rq:queue:svctest") == 0
 
 
 def test_huge_body_is_413_json(client: FlaskClient) -> None:
