@@ -63,18 +63,25 @@ def find_orphans(
 
 @dataclass(frozen=True)
 class Covering:
-    """A run that will do an orphan's unfinished work: its id and what it reads."""
+    """A run that will do an orphan's unfinished work: its id, its mode (``full``,
+    ``incremental``, ``drain``, ``keys``; None = decided when it runs) and whether it reads only
+    part of its type (targeted, limited or dry runs)."""
 
     run_id: str
-    request: RunRequest
+    mode: str | None
+    partial: bool = False
+
+    @classmethod
+    def of(cls, run_id: str, request: RunRequest, mode: str | None = None) -> Covering:
+        partial = bool(request.keys) or request.limit is not None or request.dry_run
+        return cls(run_id, mode or request.mode, partial)
 
     def covers(self, orphan: dict[str, Any]) -> bool:
         """A full run covers any orphan; an incremental one covers all but a full run (which was
         asked for to read what the cursor would skip). Targeted, limited and dry runs cover none."""
-        req = self.request
-        if req.keys or req.limit is not None or req.dry_run:
+        if self.partial:
             return False
-        return req.mode == "full" or (req.mode in (None, "incremental") and orphan.get("mode") != "full")
+        return self.mode == "full" or (self.mode in (None, "incremental") and orphan.get("mode") != "full")
 
 
 def continuation(orphan: dict[str, Any]) -> RunRequest | None:
@@ -94,7 +101,7 @@ def continuation(orphan: dict[str, Any]) -> RunRequest | None:
 def _holder(conn: redis.Redis, job_id: str) -> Covering | None:
     try:
         job = Job.fetch(job_id, connection=conn, serializer=PlainPickleSerializer)
-        return Covering(job_id, RunRequest.from_job(job.args[0]))
+        return Covering.of(job_id, RunRequest.from_job(job.args[0]))
     except Exception:  # noqa: BLE001 - a holder we cannot read covers nothing
         return None
 

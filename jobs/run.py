@@ -10,7 +10,6 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -159,7 +158,7 @@ def _run_sync(
             conn, settings, sync_type, mode=request.mode, keys=request.keys, dry_run=dry_run, limit=limit,
             history=history,
         )  # fmt: skip
-        _heal_orphans(conn, settings, history, run_id, replace(request, mode=scope.mode), scope.keeps_state)
+        _heal_orphans(conn, settings, history, run_id, request, scope.mode)
         params = {
             "limit": limit,
             "dryRun": dry_run,
@@ -321,11 +320,11 @@ def _ended(
 
 
 def _heal_orphans(
-    conn: redis.Redis, settings: Settings, history: History, run_id: str, request: RunRequest, keeps_state: bool
+    conn: redis.Redis, settings: Settings, history: History, run_id: str, request: RunRequest, mode: str
 ) -> None:
     """Runs of this type that Redis forgot (jobs/orphans.py): closed now, their work done by this
     run when it reads everything they would have, else by a continuation. Never fails the run."""
-    covering = Covering(run_id, request) if keeps_state else None
+    covering = Covering.of(run_id, request, mode)
     try:
         orphans.heal(conn, settings, history, request.sync_type, covering)
     except Exception:  # noqa: BLE001 - the watchdog and the next start look again

@@ -168,3 +168,20 @@ def test_runs_redis_still_knows_are_not_orphans(settings: Settings, redis_conn: 
     assert heal(redis_conn, settings, history, "PRODUCT") == []
     assert {history.get_run(r)["status"] for r in (queued, "in-process")} == {"running"}  # type: ignore[index]
     history.close()
+
+
+def test_a_targeted_run_leaves_the_orphan_to_a_run_that_reads_everything(
+    sandbox: Sandbox, settings: Settings, redis_conn: redis.Redis
+) -> None:
+    """A retry of failed items (keys) reads too little to cover an orphan, and holds the type's
+    claim: it runs as usual, the orphan stays open, and the next check resumes it."""
+    history = open_history(settings)
+    orphan_row(history, "dead-run", "PRODUCT")
+    retry = start_sync(redis_conn, settings, RunRequest("PRODUCT", trigger="retry", keys=("variant:1",)))
+    work(redis_conn, settings)
+    assert runs(settings)[retry]["status"] == "finished"
+    assert history.get_run("dead-run")["status"] == "running"  # type: ignore[index]
+    check(redis_conn, settings)
+    closed = history.get_run("dead-run")
+    history.close()
+    assert closed is not None and closed["status"] == "failed" and "resumed by run" in closed["error"]
