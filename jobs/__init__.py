@@ -8,7 +8,7 @@ its dotted path (JOB_FUNCTION) wherever a job is enqueued.
 PUBLIC: dict[str, tuple[str, ...]] = {
     "jobs.enqueue": (
         "JOB_FUNCTION", "WORKER_COMMAND", "AlreadyQueued", "claim_for_requeue", "current_claim",
-        "new_job_id", "read_state_log", "resolve_mode", "start_drain", "start_sync", "sync_queue",
+        "new_job_id", "note_event", "read_state_log", "resolve_mode", "start_drain", "start_sync", "sync_queue",
     ),
     "jobs.guard": ("install",),
     "jobs.orphans": ("heal", "job_vanished"),

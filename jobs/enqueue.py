@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 
 from syncsvc.defaults import CLAIM_GRACE_MS, FAILURE_TTL_S, JOB_RETRY_INTERVALS_S, RESULT_TTL_S
@@ -144,8 +145,11 @@ def start_sync(
 def _enqueue(
     conn: redis.Redis, settings: Settings, job_function: str, request: RunRequest, job_id: str, result_ttl: int
 ) -> None:
-    """Log QUEUED, then enqueue: the log is written before any worker can pick the job up."""
-    log_state(conn, settings, job_id, "QUEUED")
+    """Log QUEUED and enqueue in one transaction (one round trip): the log is there before any
+    worker can pick the job up."""
+    pipe = conn.pipeline(transaction=True)
+    pipe.multi()  # explicit: RQ queues its commands after ours instead of starting the MULTI itself
+    _log_state(pipe, settings, job_id, "QUEUED")
     sync_queue(conn, settings).enqueue(
         job_function,
         request.to_job(),
@@ -155,7 +159,9 @@ def _enqueue(
         failure_ttl=FAILURE_TTL_S,
         retry=RETRY,
         description=request.description,
+        pipeline=pipe,
     )
+    pipe.execute()
 
 
 DRAIN_RESULT_TTL_S = 3600
@@ -171,14 +177,35 @@ def start_drain(conn: redis.Redis, settings: Settings, sync_type: str, job_funct
     job_id = new_job_id(settings)
     if not pending.claim_drain(job_id):
         return None
-    request = RunRequest(sync_type, trigger="webhook", mode="drain")
+    _enqueue_drain(conn, settings, pending, job_id, job_function)
+    return job_id
+
+
+def note_event(
+    conn: redis.Redis, settings: Settings, sync_type: str, ref: str, at_ms: int, job_function: str = JOB_FUNCTION
+) -> tuple[bool, str | None]:
+    """A webhook delivery: ``ref`` joins the type's pending set and a drain is queued unless one
+    already is (as :func:`start_drain`), in one round trip; a second one only for the delivery
+    that queues the drain. Returns (ref was new, the drain job queued now or None)."""
+    pending = PendingEvents(conn, settings.key_prefix, sync_type)
+    job_id = new_job_id(settings)
+    new, claimed = pending.record(ref, at_ms, job_id)
+    if not claimed:
+        return new, None
+    _enqueue_drain(conn, settings, pending, job_id, job_function)
+    return new, job_id
+
+
+def _enqueue_drain(
+    conn: redis.Redis, settings: Settings, pending: PendingEvents, job_id: str, job_function: str
+) -> None:
+    request = RunRequest(pending.sync_type, trigger="webhook", mode="drain")
     try:
         _enqueue(conn, settings, job_function, request, job_id, DRAIN_RESULT_TTL_S)
     except BaseException:
         pending.release_drain(job_id)
         conn.delete(state_log_key(settings, job_id))
         raise
-    return job_id
 
 
 def claim_for_requeue(conn: redis.Redis, settings: Settings, sync_type: str, job_id: str) -> str | None:
@@ -210,16 +237,27 @@ def log_state(
     """Append a state change observed by the service itself (RQ keeps no such log): the API's
     QUEUED, then per execution its STARTED and how it ended (FINISHED, FAILED_WILL_RETRY, FAILED,
     ABANDONED) with the attempt number and the reason."""
+    pipe = conn.pipeline()
+    _log_state(pipe, settings, job_id, state, attempt, reason)
+    pipe.execute()
+
+
+def _log_state(
+    pipe: Pipeline,
+    settings: Settings,
+    job_id: str,
+    state: str,
+    attempt: int | None = None,
+    reason: str | None = None,
+) -> None:
     entry: dict[str, Any] = {"stateName": state, "createdAt": utcnow()}
     if attempt is not None:
         entry["attempt"] = attempt
     if reason:
         entry["reason"] = reason[:500]
     key = state_log_key(settings, job_id)
-    pipe = conn.pipeline()
     pipe.rpush(key, json.dumps(entry))
     pipe.expire(key, STATE_LOG_TTL_S)
-    pipe.execute()
 
 
 def read_state_log(conn: redis.Redis, settings: Settings, job_id: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ and hands it back, whose next execution takes ``...:inflight`` again.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 
@@ -36,12 +37,25 @@ redis.call('DEL', KEYS[1])
 return redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
 """
 
+# One webhook delivery, one round trip: record the ref (keeping its first arrival) and, unless a
+# drain is already queued, claim the queued-drain slot for the caller's new job id.
+# KEYS: pending, queued. ARGV: score (epoch ms), ref, job id, claim ttl s. -> {new refs, claimed}
+_RECORD = """
+local new = redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2])
+if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then return {new, 1} end
+return {new, 0}
+"""
+_RECORD_SHA = hashlib.sha1(_RECORD.encode()).hexdigest()
+QUEUED_TTL_S = 600
+"""A queued-drain claim whose enqueue never happened (a process died in between) expires."""
+
 _DEL_IF = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 class PendingEvents:
     def __init__(self, conn: redis.Redis, prefix: str, sync_type: str) -> None:
         self.conn = conn
+        self.sync_type = sync_type
         keys = Keys(prefix)
         self.key = keys.webhook_pending(sync_type)
         self.inflight_key = keys.webhook_inflight(sync_type)
@@ -53,7 +67,7 @@ class PendingEvents:
     # while it exists every event just joins the pending set (a burst of 1,000 deliveries is one
     # job). The drain deletes it when it starts, so events from then on queue the next drain.
 
-    def claim_drain(self, job_id: str, ttl_s: int = 600) -> bool:
+    def claim_drain(self, job_id: str, ttl_s: int = QUEUED_TTL_S) -> bool:
         return bool(self.conn.set(self.queued_key, job_id, nx=True, ex=ttl_s))
 
     def release_drain(self, job_id: str | None = None) -> None:
@@ -83,6 +97,16 @@ class PendingEvents:
         score = at_ms if at_ms is not None else int(time.time() * 1000)
         mapping = {ref: score for ref in refs}
         return int(self.conn.zadd(self.key, mapping, nx=True) or 0) if mapping else 0
+
+    def record(self, ref: str, at_ms: int, drain_job_id: str) -> tuple[bool, bool]:
+        """One delivery in one round trip: ``ref`` joins the pending set, and ``drain_job_id``
+        becomes the queued drain when none is. Returns (ref was new, caller must enqueue that drain)."""
+        args = (2, self.key, self.queued_key, at_ms, ref, drain_job_id, QUEUED_TTL_S)
+        try:
+            new, claimed = self.conn.evalsha(_RECORD_SHA, *args)
+        except redis.exceptions.NoScriptError:  # a restarted Redis forgot it; EVAL caches it again
+            new, claimed = self.conn.eval(_RECORD, *args)
+        return bool(new), bool(claimed)
 
     def take(self) -> dict[str, int]:
         """Move everything pending into the in-flight set and return it all (ref -> first seen)."""

@@ -4,8 +4,9 @@ No bearer token here: Katana cannot send one. The signature is the authenticatio
 (``x-sha2-signature``, HMAC-SHA256 of the raw body with a token from ``KATANA_WEBHOOK_TOKEN``;
 several comma-separated tokens while rotating). The handler never calls Katana or Luca: it checks
 the signature, reads which record changed, adds it to its type's pending set and makes sure one
-drain job is queued (``jobs.enqueue.start_drain``) - two or three Redis round trips. The drain
-re-fetches the records by ``ids=`` and syncs them like any run.
+drain job is queued (``jobs.enqueue.note_event``): one Redis round trip (one Lua call), and a
+second only for the delivery that queues the drain. The drain re-fetches the records by ``ids=``
+and syncs them like any run.
 
 Answers: 200 ``{"queued": true|false, ...}`` (false: an event we don't sync, or the record was
 already pending - Katana's retries and the look-alike ``updated``+``delivered`` pair end here);
@@ -20,9 +21,8 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from jobs.enqueue import start_drain
+from jobs.enqueue import note_event
 from syncsvc.domain.webhooks import BadDelivery, parse_event, signature_ok
-from syncsvc.store.pending import PendingEvents
 from syncsvc.web.schemas import KatanaEvent, WebhookAck
 from syncsvc.web.service import Service
 from syncsvc.web.spec import documented
@@ -80,8 +80,7 @@ def katana() -> tuple[Response, int]:
     retry_num = request.headers.get("X-Katana-Retry-Num")
     if event.sync_type is None or event.ref is None:
         return _answer(200, success=True, queued=False, action=event.action, reason="not an event we sync")
-    new = PendingEvents(svc.redis, svc.settings.key_prefix, event.sync_type).add([event.ref], received_ms)
-    drain = start_drain(svc.redis, svc.settings, event.sync_type, svc.job_function)
+    new, drain = note_event(svc.redis, svc.settings, event.sync_type, event.ref, received_ms, svc.job_function)
     log.info(
         "Katana %s for %s: %s", event.action, event.ref, "queued" if new else "already pending",
         extra={"sync_type": event.sync_type, "key": event.ref, "retry_num": retry_num, "drain_job": drain},

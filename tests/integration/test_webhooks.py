@@ -206,3 +206,56 @@ def test_katana_change_reaches_luca_through_webhook_and_drain(
     admin.delete(hook["id"])
     assert admin.list() == []
     admin.close()
+
+
+def test_a_delivery_is_one_redis_round_trip_unless_it_queues_the_drain(
+    client: FlaskClient, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = client.application.extensions["syncsvc"]
+    trips: list[str] = []
+    command, pipeline = svc.redis.execute_command, svc.redis.pipeline
+
+    def counted_command(*args: Any, **options: Any) -> Any:
+        trips.append(str(args[0]))
+        return command(*args, **options)
+
+    def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def counted_execute(*a: Any, **k: Any) -> Any:
+            trips.append("pipeline")
+            return execute(*a, **k)
+
+        pipe.execute = counted_execute
+        return pipe
+
+    monkeypatch.setattr(svc.redis, "execute_command", counted_command)
+    monkeypatch.setattr(svc.redis, "pipeline", counted_pipeline)
+    pending = PendingEvents(redis_conn, "svctest", "PRODUCT")
+    assert post(client, payload("variant.updated", 1)).json["drainJob"]  # (RQ reads INFO once per client)
+    pending.release_drain()  # that drain started: the next event queues another
+    trips.clear()
+    second = post(client, payload("variant.updated", 2))
+    assert second.json["queued"] is True and second.json["drainJob"]
+    assert trips == ["EVALSHA", "pipeline"]  # the delivery that queues the drain: one more, for the job
+    for body in (payload("variant.updated", 3), payload("variant.updated", 1)):  # new, and a retry
+        trips.clear()
+        assert post(client, body).json["drainJob"] is None
+        assert trips == ["EVALSHA"]
+    assert queued(redis_conn) == 2 and pending.size() == 3
+
+
+def test_a_redis_that_forgot_the_script_still_records(client: FlaskClient, redis_conn: redis.Redis) -> None:
+    svc = client.application.extensions["syncsvc"]
+    original = svc.redis.evalsha
+
+    def forgotten(*args: Any) -> Any:
+        raise redis.exceptions.NoScriptError("NOSCRIPT No matching script")
+
+    svc.redis.evalsha = forgotten
+    try:
+        assert post(client, payload("variant.updated", 3)).json["queued"] is True
+    finally:
+        svc.redis.evalsha = original
+    assert PendingEvents(redis_conn, "svctest", "PRODUCT").size() == 1 and queued(redis_conn) == 1
