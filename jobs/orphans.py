@@ -57,8 +57,16 @@ def find_orphans(
 ) -> list[dict[str, Any]]:
     """``sync_type``'s open history rows whose run nothing in Redis remembers, oldest first."""
     holder = holder_run_id(conn.get(Keys(settings.key_prefix).run_lock(sync_type)))
-    open_rows = history.open_runs(sync_type)
+    open_rows = [r for r in history.open_runs(sync_type) if ours(settings, r["run_id"])]
     return [r for r in open_rows if r["run_id"] not in (exclude, holder) and job_vanished(conn, r["run_id"])]
+
+
+def ours(settings: Settings, run_id: str) -> bool:
+    """Could this deployment's Redis hold the run's job? Its job ids are ``<SYNC_INSTANCE>-<hex>``;
+    a bare id predates instance-named ids (or is an in-process run's). Another deployment's run
+    in a history shared by mistake is never closed, nor its work started here."""
+    prefix, dash, _ = run_id.rpartition("-")
+    return not dash or prefix == settings.instance
 
 
 @dataclass(frozen=True)

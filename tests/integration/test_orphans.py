@@ -47,6 +47,10 @@ def settings(sandbox: Sandbox, redis_url: str, tmp_path: Path, monkeypatch: pyte
     return from_env(load_dotenv=False)
 
 
+DEAD, DEAD_RETRY = "orphantest-deadrun", "orphantest-deadretry"  # job ids name their deployment
+IN_PROCESS = "0123456789abcdef0123456789abcdef"  # a bare id: an in-process run (or one from before)
+
+
 def work(conn: redis.Redis, settings: Settings) -> None:
     SimpleWorker([sync_queue(conn, settings)], connection=conn, serializer=PlainPickleSerializer).work(burst=True)
 
@@ -122,24 +126,24 @@ def test_the_watchdog_closes_an_orphan_of_a_dead_worker_and_resumes_it(
     """The worker died and Redis lost its data: before, the row stayed ``running`` for ever and
     nothing resumed its work (the dead-run check starts from a claim Redis no longer has)."""
     history = open_history(settings)
-    orphan_row(history, "dead-run", "CUSTOMER")
-    orphan_row(history, "dead-retry", "PRODUCT", status="retrying", limit=5)  # limited: nothing to resume
+    orphan_row(history, DEAD, "CUSTOMER")
+    orphan_row(history, DEAD_RETRY, "PRODUCT", status="retrying", limit=5)  # limited: nothing to resume
     check(redis_conn, settings)  # one pass of every worker's watchdog thread
     assert heal_all(redis_conn, settings) == []  # closed once
-    closed = history.get_run("dead-run")
+    closed = history.get_run(DEAD)
     assert closed is not None and closed["status"] == "failed", closed
     assert closed is not None and closed["status"] == "failed"
     assert (closed["total"], closed["created"], closed["skipped"]) == (2, 1, 1)
     queued = sync_queue(redis_conn, settings).job_ids
     assert len(queued) == 1 and closed["error"].endswith(f"resumed by run {queued[0]}")
-    limited = history.get_run("dead-retry")
+    limited = history.get_run(DEAD_RETRY)
     assert limited is not None and limited["status"] == "failed"
     assert limited["error"].endswith("a dry or limited run: nothing to resume")
     history.close()
 
     work(redis_conn, settings)
     resumed = runs(settings)[queued[0]]
-    assert (resumed["parent_run_id"], resumed["trigger"], resumed["status"]) == ("dead-run", "recovery", "finished")
+    assert (resumed["parent_run_id"], resumed["trigger"], resumed["status"]) == (DEAD, "recovery", "finished")
     assert luca_state(sandbox)["customers"]["count"] == resumed["total"] - resumed["failed"] > 0
 
 
@@ -147,13 +151,13 @@ def test_a_start_of_that_type_closes_the_orphan_and_covers_its_work(
     sandbox: Sandbox, settings: Settings, redis_conn: redis.Redis
 ) -> None:
     history = open_history(settings)
-    orphan_row(history, "dead-run", "CUSTOMER")
+    orphan_row(history, DEAD, "CUSTOMER")
     history.close()
     job_id = start_sync(redis_conn, settings, RunRequest("CUSTOMER"))  # no cursor left: a full run
     work(redis_conn, settings)
     rows = runs(settings)
-    assert rows["dead-run"]["status"] == "failed"
-    assert rows["dead-run"]["error"].endswith(f"its unfinished work is done by run {job_id}")
+    assert rows[DEAD]["status"] == "failed"
+    assert rows[DEAD]["error"].endswith(f"its unfinished work is done by run {job_id}")
     assert rows[job_id]["status"] == "finished" and len(rows) == 2  # no continuation besides it
     assert sync_queue(redis_conn, settings).job_ids == []
 
@@ -162,11 +166,11 @@ def test_runs_redis_still_knows_are_not_orphans(settings: Settings, redis_conn: 
     history = open_history(settings)
     queued = start_sync(redis_conn, settings, RunRequest("CUSTOMER"))
     orphan_row(history, queued, "CUSTOMER")  # its job is in Redis (an execution will resume it)
-    orphan_row(history, "in-process", "PRODUCT")  # no RQ job, but it holds its run lock: alive
-    RunLock(redis_conn, settings.key_prefix, "PRODUCT", "in-process").acquire()
+    orphan_row(history, IN_PROCESS, "PRODUCT")  # no RQ job, but it holds its run lock: alive
+    RunLock(redis_conn, settings.key_prefix, "PRODUCT", IN_PROCESS).acquire()
     assert heal(redis_conn, settings, history, "CUSTOMER") == []
     assert heal(redis_conn, settings, history, "PRODUCT") == []
-    assert {history.get_run(r)["status"] for r in (queued, "in-process")} == {"running"}  # type: ignore[index]
+    assert {history.get_run(r)["status"] for r in (queued, IN_PROCESS)} == {"running"}  # type: ignore[index]
     history.close()
 
 
@@ -176,12 +180,24 @@ def test_a_targeted_run_leaves_the_orphan_to_a_run_that_reads_everything(
     """A retry of failed items (keys) reads too little to cover an orphan, and holds the type's
     claim: it runs as usual, the orphan stays open, and the next check resumes it."""
     history = open_history(settings)
-    orphan_row(history, "dead-run", "PRODUCT")
+    orphan_row(history, DEAD, "PRODUCT")
     retry = start_sync(redis_conn, settings, RunRequest("PRODUCT", trigger="retry", keys=("variant:1",)))
     work(redis_conn, settings)
     assert runs(settings)[retry]["status"] == "finished"
-    assert history.get_run("dead-run")["status"] == "running"  # type: ignore[index]
+    assert history.get_run(DEAD)["status"] == "running"  # type: ignore[index]
     check(redis_conn, settings)
-    closed = history.get_run("dead-run")
+    closed = history.get_run(DEAD)
     history.close()
     assert closed is not None and closed["status"] == "failed" and "resumed by run" in closed["error"]
+
+
+def test_another_deployments_run_is_never_healed_here(settings: Settings, redis_conn: redis.Redis) -> None:
+    """A history shared by mistake with another deployment (its own Redis, its own queue): its
+    runs are not in our Redis, yet they are alive; closing them and starting their work here
+    would run two syncs at once."""
+    history = open_history(settings)
+    orphan_row(history, "prod-0123456789abcdef0123456789abcdef", "CUSTOMER")
+    orphan_row(history, "orphantest-x-0123456789abcdef0123456789abcdef", "CUSTOMER")  # instance "orphantest-x"
+    assert heal(redis_conn, settings, history, "CUSTOMER") == []
+    assert sync_queue(redis_conn, settings).job_ids == []
+    history.close()
