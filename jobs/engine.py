@@ -53,6 +53,9 @@ class Item:
     plan: Plan | None = None
     error: SyncError | None = None  # a mapping failure: recorded as failed, never attempted
     gone: str | None = None  # deleted/archived in Katana: recorded as "gone" (why), never attempted
+    # Luca's id when the cache snapshot says Luca already holds this plan (same digest): recorded
+    # as skipped without a handler call, as the handler would have answered (see mark_unchanged).
+    unchanged: int | None = None
     state: ItemState = field(default_factory=ItemState)
 
 
@@ -203,7 +206,11 @@ class Engine:
                 settle(item, ItemRecord(item.key, "gone", kind=item.kind, message=item.gone, finished_at=utcnow()))
             elif item.plan is None:
                 settle(item, _record(item, None, item.error or PermanentError("item could not be mapped")))
-        pending = [i for i in items if i.plan is not None]
+            elif item.unchanged is not None:
+                # An unchanged re-sync is mostly these: a pool round trip each cost more than the
+                # decision itself (the handler's skip is the same digest comparison).
+                settle(item, _record(item, Done("skipped", item.unchanged), None))
+        pending = [i for i in items if i.plan is not None and i.unchanged is None]
         batches = (len(pending) + self.settings.batch_size - 1) // self.settings.batch_size
         self.control.set_phase(self.control.phase, batches=batches)
         abort: BaseException | None = None
@@ -270,3 +277,14 @@ class Engine:
             raise exc
         pool.shutdown(wait=True)
         return abort
+
+
+def mark_unchanged(items: list[Item], unchanged: Callable[[str, str], int | None]) -> int:
+    """Mark the items whose record Luca already holds as planned (``IdCache.unchanged``); returns
+    how many. Called by prepare right after the cache snapshot is read."""
+    marked = 0
+    for item in items:
+        if item.plan is not None and item.gone is None:
+            item.unchanged = unchanged(item.key, item.plan.digest)
+            marked += item.unchanged is not None
+    return marked

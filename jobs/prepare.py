@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from jobs.control import RunControl
-from jobs.engine import Engine, Handler, Item, Recorder
+from jobs.engine import Engine, Handler, Item, Recorder, mark_unchanged
 from jobs.scope import Scope, full_scope, split_ref
 from jobs.upserts import Upserts
 from syncsvc.clients.katana import KatanaClient
@@ -272,6 +272,7 @@ def prepare_products(ctx: RunContext, limit: int | None) -> Prepared:
     with warming(ctx):
         warm = _warm_cards(ctx)
     ctx.upserts.cards.prefetch(i.key for i in items if i.plan is not None)
+    mark_unchanged(items, ctx.upserts.cards.unchanged)
     extra = {"katanaVariants": len(mapped), "katanaGone": len(gone), "cacheWarmUp": warm}
     return Prepared([*items, *gone.values()], ctx.upserts.stock_card, extra, refs)
 
@@ -329,6 +330,7 @@ def prepare_customers(ctx: RunContext, limit: int | None) -> Prepared:
         items.append(Item(key=key, kind="customer", gone="not in Katana any more; left as it is in Luca"))
         refs[key] = key
     ctx.upserts.customers.prefetch(i.key for i in items if i.plan is not None)
+    mark_unchanged(items, ctx.upserts.customers.unchanged)
     extra = {"katanaCustomers": len(customers), "cacheWarmUp": warm}
     return Prepared(items, ctx.upserts.customer, extra, refs)
 

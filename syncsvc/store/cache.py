@@ -107,6 +107,16 @@ class IdCache:
         raw_id, raw_digest = pipe.execute()
         return (int(raw_id) if raw_id else None, as_str(raw_digest) if raw_digest else None)
 
+    def unchanged(self, code: str, digest: str) -> int | None:
+        """The Luca id when the prefetched snapshot already says Luca holds exactly ``digest``:
+        the answer the first ``lookup`` would give, taken here so the item needs no pool thread.
+        Any other entry stays for ``lookup``."""
+        hit = self._prefetched.get(code)
+        if hit is None or hit[0] is None or hit[1] != digest:
+            return None
+        self._prefetched.pop(code, None)
+        return hit[0]
+
     def fresh(self, code: str) -> tuple[int | None, str | None]:
         """Read Redis now, bypassing the prefetched snapshot."""
         self._prefetched.pop(code, None)

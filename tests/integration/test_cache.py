@@ -82,3 +82,18 @@ def test_a_run_takes_over_its_own_dead_claim_at_once(cache: IdCache, redis_conn:
     started = time.monotonic()
     with cache.creating("KTN-7", owner="run-a"):  # somebody else's claim: wait for it
         assert time.monotonic() - started >= 0.25
+
+
+def test_the_snapshot_answers_unchanged_only_for_the_same_content(cache: IdCache) -> None:
+    cache.put("KTN-1", 10, "d1")
+    cache.put("KTN-2", 20, "d2")
+    cache.put("KTN-3", 30, "d3")
+    cache.prefetch(["KTN-1", "KTN-2", "KTN-3", "KTN-4"])
+    assert cache.unchanged("KTN-1", "d1") == 10
+    assert cache.unchanged("KTN-2", "changed") is None
+    assert cache.unchanged("KTN-4", "d4") is None  # not in Luca yet
+    cache.put("KTN-1", 10, "d1-newer")  # used up: a later look-up reads Redis again
+    assert cache.lookup("KTN-1") == (10, "d1-newer")
+    assert cache.lookup("KTN-2") == (20, "d2")  # left for the handler's look-up, from the snapshot
+    cache.put("KTN-3", 31, "d3")
+    assert cache.lookup("KTN-3") == (30, "d3")  # snapshot, taken by neither
