@@ -49,6 +49,10 @@ def _variants(sb: Sandbox) -> list[dict[str, Any]]:
         http.headers["Authorization"] = f"Bearer {infra.OBSERVER_KEY}"
         while True:
             resp = http.get(f"{sb.katana_url}/v1/variants", params={"limit": 250, "page": page}, timeout=60)
+            if resp.status_code == 429:  # the observer key shares Katana's 60/min budget: 10k variants are 41 pages
+                time.sleep(float(resp.headers.get("Retry-After", "1")))
+                continue
+            resp.raise_for_status()
             data = resp.json()["data"]
             rows += data
             if len(data) < 250:
