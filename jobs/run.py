@@ -120,6 +120,10 @@ def _run_sync(
     lock = RunLock(conn, settings.key_prefix, sync_type, f"{DRAIN_LOCK_PREFIX}{run_id}" if drain else run_id)
     pending = PendingEvents(conn, settings.key_prefix, sync_type)
     if drain:
+        # Paced to Katana's budget: wait while still holding the queued-drain slot, so events
+        # arriving meanwhile join this drain instead of queueing another.
+        while (wait := pending.pace(settings.drain_interval_s)) > 0:
+            time.sleep(min(wait, settings.drain_interval_s))
         # From now on new events queue the next drain: this one may already have taken its set.
         pending.release_drain(run_id)
     try:

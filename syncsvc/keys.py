@@ -138,6 +138,11 @@ class Keys:
         """String: the id of this type's queued (not yet started) webhook drain job."""
         return self._key("drain", sync_type, "queued")
 
+    def drain_paced(self, sync_type: str) -> str:
+        """String with a TTL of ``SYNC_DRAIN_INTERVAL_S``: a drain of this type took its events
+        less than that long ago, so the next one waits (jobs/run.py paces drains to Katana's budget)."""
+        return self._key("drain", sync_type, "paced")
+
     def drain_running(self, sync_type: str) -> str:
         """String: the id of the drain job holding this type's run lock (jobs/recovery.py finds a
         dead drain through it: drains take no start claim)."""

@@ -102,6 +102,11 @@ class Settings:
     # Continuous sync (README "Webhooks and schedules").
     # An incremental run reads from its cursor minus this many seconds (clock skew, drift).
     incremental_overlap_s: float = 120.0
+    # Seconds between two webhook drains of one type taking their events. Each drain costs at
+    # least one Katana request and Katana allows 60 a minute per key, shared with every run:
+    # back-to-back drains (one every ~0.4 s at 20 changes/s) spent it in under a minute, then
+    # every change waited ~36 s for the window. 2 s caps a type's drains at 30 requests a minute.
+    drain_interval_s: float = 2.0
     # Katana webhook tokens that sign deliveries; several while rotating. Empty = endpoint off (503).
     katana_webhook_tokens: tuple[str, ...] = field(default=(), repr=False)
     # Cron expressions (UTC) of the scheduled incremental runs per type; "" = no schedule.
@@ -133,6 +138,13 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _drain_interval(name: str, raw: str) -> float:
+    value = _float(name, raw)
+    if not value <= 60:  # also refuses inf and nan
+        raise ConfigError(f"{name} must be at most 60 seconds, got {raw!r}")
     return value
 
 
@@ -309,6 +321,7 @@ def from_env(env: Mapping[str, str] | None = None, load_dotenv: bool = True) -> 
         kw["invoice_statuses"] = statuses
 
     opt("SYNC_INCREMENTAL_OVERLAP_S", "incremental_overlap_s", _float)
+    opt("SYNC_DRAIN_INTERVAL_S", "drain_interval_s", _drain_interval)
     tokens = tuple(t.strip() for t in get("KATANA_WEBHOOK_TOKEN", "").split(",") if t.strip())
     if tokens:
         kw["katana_webhook_tokens"] = tokens

@@ -61,6 +61,7 @@ class PendingEvents:
         self.inflight_key = keys.webhook_inflight(sync_type)
         self.queued_key = keys.drain_queued(sync_type)
         self.running_key = keys.drain_running(sync_type)
+        self.paced_key = keys.drain_paced(sync_type)
 
     # -- the one queued drain ------------------------------------------------------------------
     # ``...:drain:<TYPE>:queued`` holds the id of a drain job that is queued and has not started:
@@ -81,6 +82,14 @@ class PendingEvents:
         return as_str(raw) if raw is not None else None
 
     # -- the drain holding the run lock ----------------------------------------------------------
+
+    def pace(self, interval_s: float) -> float:
+        """0 when a drain may take its events now (and the next one must then wait ``interval_s``),
+        else the seconds left before it may."""
+        if interval_s <= 0 or self.conn.set(self.paced_key, "1", nx=True, px=max(1, int(interval_s * 1000))):
+            return 0.0
+        left_ms = int(self.conn.pttl(self.paced_key))
+        return max(left_ms, 1) / 1000 if left_ms != -2 else 0.001  # -2: expired just now, ask again
 
     def mark_running(self, job_id: str) -> None:
         self.conn.set(self.running_key, job_id)

@@ -259,3 +259,22 @@ def test_a_redis_that_forgot_the_script_still_records(client: FlaskClient, redis
     finally:
         svc.redis.evalsha = original
     assert PendingEvents(redis_conn, "svctest", "PRODUCT").size() == 1 and queued(redis_conn) == 1
+
+
+def test_drains_are_paced_to_katanas_budget(redis_conn: redis.Redis) -> None:
+    """Back-to-back drains (one every ~0.4 s) spent Katana's 60 requests a minute in 53 drains,
+    then every change waited ~36 s; a drain now starts at most every SYNC_DRAIN_INTERVAL_S."""
+    pending = PendingEvents(redis_conn, "pace", "PRODUCT")
+    assert pending.pace(0.4) == 0.0  # the first drain goes at once
+    wait = pending.pace(0.4)
+    assert 0.2 < wait <= 0.4  # the next one waits out the rest of the interval
+    time.sleep(wait + 0.05)
+    assert pending.pace(0.4) == 0.0
+    assert PendingEvents(redis_conn, "pace", "INVOICE").pace(0.4) == 0.0  # per type
+    assert pending.pace(0) == 0.0 and pending.pace(0) == 0.0  # 0 turns pacing off
+
+
+@pytest.mark.parametrize("raw", ["-1", "61", "inf", "nan", "soon"])
+def test_a_bad_drain_interval_is_refused_with_its_name(raw: str) -> None:
+    with pytest.raises(ConfigError, match="SYNC_DRAIN_INTERVAL_S"):
+        from_env({"SYNC_DRAIN_INTERVAL_S": raw})
