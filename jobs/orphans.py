@@ -134,9 +134,7 @@ def place(conn: redis.Redis, settings: Settings, orphan: dict[str, Any], coverin
 
 def close(history: History, orphan: dict[str, Any], reason: str) -> bool:
     """Close the orphan's row with ``reason`` and the counts of the items it recorded."""
-    counts = history.outcome_counts(orphan["run_id"])
-    counts["total"] = sum(counts.values())
-    return history.close_open_run(orphan["run_id"], counts, reason)
+    return history.close_open_run(orphan["run_id"], history.recorded_counts(orphan["run_id"]), reason)
 
 
 def heal(

@@ -143,9 +143,7 @@ def mark_interrupted(settings: Settings, run_id: str, status: str, reason: str) 
         log.warning("could not open the history to mark run %s", run_id, exc_info=True)
         return
     try:
-        counts = history.outcome_counts(run_id)
-        counts["total"] = sum(counts.values())
-        history.interrupt_run(run_id, status, counts, reason)
+        history.interrupt_run(run_id, status, history.recorded_counts(run_id), reason)
     except Exception:
         log.warning("could not mark run %s %s in the history", run_id, status, exc_info=True)
     finally:

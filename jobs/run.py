@@ -123,7 +123,7 @@ def _run_sync(
         # Paced to Katana's budget: wait while still holding the queued-drain slot, so events
         # arriving meanwhile join this drain instead of queueing another.
         while (wait := pending.pace(settings.drain_interval_s)) > 0:
-            time.sleep(min(wait, settings.drain_interval_s))
+            time.sleep(wait)
         # From now on new events queue the next drain: this one may already have taken its set.
         pending.release_drain(run_id)
     try:
@@ -236,8 +236,7 @@ def _run_sync(
             # Redis lost the job, its lock and its claim: nothing else remembers this run.
             exc = _close_vanished(conn, settings, history, run_id, control.phase, exc)
         try:
-            counts = history.outcome_counts(run_id)
-            counts["total"] = sum(counts.values())
+            counts = history.recorded_counts(run_id)
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             if isinstance(exc, JobVanished):
                 pass  # closed (or left open for the next check) by _close_vanished

@@ -74,7 +74,7 @@ def not_ours(conn: redis.Redis, queue_name: str, args: dict[str, Any]) -> Respon
     if args.get("queue_name") is not None and args["queue_name"] != queue_name:
         return _answer(404, "no such queue")
     if "job_id" in args:
-        origin = conn.hget(f"rq:job:{args['job_id']}", "origin")
+        origin = conn.hget(Job.key_for(args["job_id"]), "origin")
         if origin is not None and as_str(origin) != queue_name:
             return _answer(404, "no such job (unknown, or its result expired)")
     return None

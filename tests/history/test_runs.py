@@ -89,7 +89,7 @@ def test_threads_share_one_store(history: History) -> None:
 def test_a_retried_run_keeps_its_first_start_and_reads_retrying_meanwhile(history: History) -> None:
     history.start_run("r2", "PRODUCT", {}, False)
     first = history.get_run("r2")["started_at"]  # type: ignore[index]
-    history.update_counts("r2", {"total": 9, "created": 3, "skipped": 1})  # live, while it runs
+    history.record_batch("r2", [], {"total": 9, "created": 3, "skipped": 1})  # live, while it runs
     assert {k: history.get_run("r2")[k] for k in ("total", "created", "skipped")} == {  # type: ignore[index]
         "total": 9, "created": 3, "skipped": 1,
     }  # fmt: skip

@@ -21,7 +21,7 @@ def test_history_row_across_two_executions(tmp_path: Path) -> None:
     history.start_run("r1", "PRODUCT", {"limit": None}, False)
     first_start = history.get_run("r1")["started_at"]  # type: ignore[index]
     history.record_items("r1", [ItemRecord("A", "created"), ItemRecord("B", "skipped")])
-    history.update_counts("r1", {"total": 5, "created": 1, "skipped": 1})
+    history.record_batch("r1", [], {"total": 5, "created": 1, "skipped": 1})
     live = history.list_runs(status="running")[0][0]
     assert (live["total"], live["created"], live["skipped"]) == (5, 1, 1)
 

@@ -157,11 +157,6 @@ class History(ABC):
                 row["attempts"] = json.dumps(merge_attempts(known, attempts))
             s.upsert("runs", [row], RUN_PK)
 
-    def update_counts(self, run_id: str, counts: dict[str, int]) -> None:
-        """Live counts of a running run."""
-        with self.session(write=True) as s:
-            s.update("runs", {"run_id": run_id}, _count_values(counts))
-
     def interrupt_run(
         self, run_id: str, status: str, counts: dict[str, int], error: str, attempts: list[dict[str, Any]] | None = None
     ) -> None:
@@ -321,6 +316,13 @@ class History(ABC):
             # GROUP BY rides on the where fragment: rows() has no grouping of its own.
             rows = s.rows("run_items", "run_id = ? GROUP BY outcome", [run_id], select="outcome, count(*) AS n")
         return {str(r["outcome"]): int(r["n"]) for r in rows}
+
+    def recorded_counts(self, run_id: str) -> dict[str, int]:
+        """``outcome_counts`` plus their ``total``: what a run that ended without its own
+        counts (failed, interrupted, orphaned) is closed with."""
+        counts = self.outcome_counts(run_id)
+        counts["total"] = sum(counts.values())
+        return counts
 
     # -- retention ---------------------------------------------------------------------------
 
